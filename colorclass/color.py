@@ -1,0 +1,208 @@
+"""Colour-space conversions: the first and last step of the pipeline.
+
+    photos (sRGB) -> *Lab / HCL* -> quantize -> ... -> decode -> *Lab -> sRGB* colour image
+
+Pure, batched torch functions (CPU and CUDA, any float dtype) first, thin ``nn.Module``
+wrappers last. Conventions match scikit-image's ``rgb2lab`` / ``lab2rgb``: sRGB primaries,
+D65 white point, 2-degree observer.
+
+Shapes: every function takes the channel axis as ``dim`` (default ``-3``, i.e. images
+``(B, 3, H, W)`` or ``(3, H, W)``); pass ``dim=-1`` for pixel lists ``(N, 3)``.
+
+Ranges:
+    rgb: [0, 1] (sRGB, gamma-encoded)
+    lab: L in [0, 100], a in about [-86, 98], b in about [-108, 95] for in-gamut colours
+    hcl: hue in radians [0, 2*pi), chroma C = V*S = max - min in [0, 1],
+         lightness L = V - C/2 = (max + min) / 2 in [0, 1]
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "rgb_to_lab", "lab_to_rgb", "lab_to_rgb_with_gamut", "rgb_to_hcl", "hcl_to_rgb",
+    "lab_to_l_input", "l_input_to_lab_l", "rgb_u8_to_lab_np", "RgbToLab", "LabToRgb",
+    "GamutWarning",
+]
+
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+_XYZ_FROM_RGB = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)
+_EPSILON = 0.008856  # (6/29)^3, CIE threshold
+_KAPPA = 7.787       # (29/6)^2 / 3
+
+
+class GamutWarning(UserWarning):
+    """A Lab colour fell outside the sRGB gamut and was clipped."""
+
+
+def _matrix(values, like: Tensor) -> Tensor:
+    return torch.tensor(values, dtype=torch.float64, device=like.device).to(like.dtype)
+
+
+def _apply_matrix(m: Tensor, x: Tensor, dim: int) -> Tensor:
+    """Multiply the 3-vector along ``dim`` of ``x`` by the (3, 3) matrix ``m``."""
+    x = x.movedim(dim, -1)
+    return (x @ m.T).movedim(-1, dim)
+
+
+def _check_channels(x: Tensor, dim: int, name: str) -> None:
+    if not torch.is_tensor(x):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 0 or x.shape[dim] != 3:
+        raise ValueError(
+            f"{name} must have 3 channels on dim {dim}, got shape {tuple(x.shape)}; "
+            "pass dim=-1 for (N, 3) pixel lists")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}; "
+                        "divide uint8 images by 255")
+
+
+def _srgb_to_linear(rgb: Tensor) -> Tensor:
+    return torch.where(rgb > 0.04045, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
+def _linear_to_srgb(lin: Tensor) -> Tensor:
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, lin * 12.92)
+
+
+def rgb_to_lab(rgb: Tensor, dim: int = -3) -> Tensor:
+    """sRGB -> CIE Lab (D65).
+
+    rgb: (..., 3, ...) float in [0, 1] with channels on ``dim``.
+    Returns lab of the same shape: L in [0, 100], a and b in about [-110, 110].
+    """
+    _check_channels(rgb, dim, "rgb")
+    xyz = _apply_matrix(_matrix(_XYZ_FROM_RGB, rgb), _srgb_to_linear(rgb), dim)
+    white = _matrix(_WHITE_D65, rgb).view([3] + [1] * (rgb.ndim - 1 - (dim % rgb.ndim)))
+    t = xyz / white
+    f = torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1 / 3), _KAPPA * t + 16 / 116)
+    fx, fy, fz = f.unbind(dim)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim)
+
+
+def _lab_to_linear(lab: Tensor, dim: int) -> Tensor:
+    L, a, b = lab.unbind(dim)
+    fy = (L + 16) / 116
+    # Negative fz is set to 0 before the inverse transfer, as scikit-image does.
+    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim)
+    # f ** 3 where f is above the CIE breakpoint, linear part below (as scikit-image).
+    t = torch.where(f > 0.2068966, f.clamp(min=0) ** 3, (f - 16 / 116) / _KAPPA)
+    white = _matrix(_WHITE_D65, lab).view([3] + [1] * (lab.ndim - 1 - (dim % lab.ndim)))
+    rgb_from_xyz = torch.linalg.inv(_matrix(_XYZ_FROM_RGB, lab).double()).to(lab.dtype)
+    return _apply_matrix(rgb_from_xyz, t * white, dim)
+
+
+def lab_to_rgb_with_gamut(lab: Tensor, dim: int = -3) -> tuple[Tensor, Tensor]:
+    """CIE Lab (D65) -> sRGB, clipped to [0, 1], with the out-of-gamut mask.
+
+    lab: (..., 3, ...) float, channels on ``dim``.
+    Returns (rgb of the same shape in [0, 1], mask of shape lab.shape without ``dim``,
+    True where any channel had to be clipped by more than 1e-4).
+    """
+    _check_channels(lab, dim, "lab")
+    lin = _lab_to_linear(lab, dim)
+    srgb = _linear_to_srgb(lin.clamp(min=0))
+    out_of_gamut = ((lin < -1e-4) | (srgb > 1 + 1e-4)).any(dim)
+    return srgb.clamp(0, 1), out_of_gamut
+
+
+def lab_to_rgb(lab: Tensor, dim: int = -3, clip: bool = True) -> Tensor:
+    """CIE Lab (D65) -> sRGB in [0, 1].
+
+    With ``clip=True`` out-of-gamut values are clipped and a ``GamutWarning`` says how many
+    pixels were affected; with ``clip=False`` the unclipped values are returned (negative
+    linear light is kept linear so that the function stays invertible).
+    """
+    if clip:
+        rgb, mask = lab_to_rgb_with_gamut(lab, dim)
+        n = int(mask.sum())
+        if n:
+            warnings.warn(f"{n} of {mask.numel()} pixels were outside the sRGB gamut and "
+                          "were clipped", GamutWarning, stacklevel=2)
+        return rgb
+    _check_channels(lab, dim, "lab")
+    lin = _lab_to_linear(lab, dim)
+    return torch.where(lin > 0, _linear_to_srgb(lin.clamp(min=0)), lin * 12.92)
+
+
+def rgb_to_hcl(rgb: Tensor, dim: int = -3) -> Tensor:
+    """sRGB -> hue, chroma, lightness (the HSV/HSL family; used by Hue-Chroma bins).
+
+    rgb: (..., 3, ...) in [0, 1]. Returns channels (hue radians in [0, 2*pi),
+    chroma C = max - min = V*S in [0, 1], lightness L = V - C/2 = (max + min)/2 in [0, 1]).
+    Hue of gray pixels (C = 0) is defined as 0.
+    """
+    _check_channels(rgb, dim, "rgb")
+    r, g, b = rgb.unbind(dim)
+    vmax, _ = rgb.max(dim)
+    vmin, _ = rgb.min(dim)
+    c = vmax - vmin
+    safe = torch.where(c > 0, c, torch.ones_like(c))
+    h = torch.where(vmax == r, ((g - b) / safe) % 6,
+                    torch.where(vmax == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    h = torch.where(c > 0, h, torch.zeros_like(h)) * (math.pi / 3)
+    h = torch.remainder(h, 2 * math.pi)
+    return torch.stack([h, c, vmax - c / 2], dim)
+
+
+def hcl_to_rgb(hcl: Tensor, dim: int = -3) -> Tensor:
+    """Inverse of :func:`rgb_to_hcl`. Hue in radians (any value, taken modulo 2*pi).
+
+    Chroma larger than a lightness allows (C > 2 * min(L, 1 - L)) gives values outside
+    [0, 1]; they are clipped.
+    """
+    _check_channels(hcl, dim, "hcl")
+    h, c, light = hcl.unbind(dim)
+    hp = torch.remainder(h, 2 * math.pi) / (math.pi / 3)
+    x = c * (1 - (hp % 2 - 1).abs())
+    zero = torch.zeros_like(c)
+    sector = hp.floor().clamp(0, 5)
+    table = [(c, x, zero), (x, c, zero), (zero, c, x), (zero, x, c), (x, zero, c), (c, zero, x)]
+    r = g = b = zero
+    for k, (rr, gg, bb) in enumerate(table):
+        sel = sector == k
+        r, g, b = torch.where(sel, rr, r), torch.where(sel, gg, g), torch.where(sel, bb, b)
+    m = light - c / 2
+    return (torch.stack([r, g, b], dim) + m.unsqueeze(dim)).clamp(0, 1)
+
+
+def lab_to_l_input(lab_l: Tensor) -> Tensor:
+    """Lab lightness L in [0, 100] -> network input in [-1, 1] (same shape)."""
+    return lab_l / 50.0 - 1.0
+
+
+def l_input_to_lab_l(x: Tensor) -> Tensor:
+    """Network input in [-1, 1] -> Lab lightness L in [0, 100] (same shape)."""
+    return (x + 1.0) * 50.0
+
+
+def rgb_u8_to_lab_np(rgb_u8: np.ndarray) -> np.ndarray:
+    """NumPy convenience: uint8 sRGB (..., 3) -> float32 Lab (..., 3)."""
+    rgb_u8 = np.asarray(rgb_u8)
+    if rgb_u8.dtype != np.uint8 or rgb_u8.shape[-1:] != (3,):
+        raise ValueError(f"expected a uint8 array (..., 3), got {rgb_u8.dtype} {rgb_u8.shape}")
+    rgb = torch.from_numpy(rgb_u8.astype(np.float32) / 255.0)
+    return rgb_to_lab(rgb, dim=-1).numpy()
+
+
+class RgbToLab(nn.Module):
+    """Module form of :func:`rgb_to_lab`; (B, 3, H, W) in [0, 1] -> Lab."""
+
+    def forward(self, rgb: Tensor) -> Tensor:
+        return rgb_to_lab(rgb)
+
+
+class LabToRgb(nn.Module):
+    """Module form of :func:`lab_to_rgb`; Lab (B, 3, H, W) -> sRGB in [0, 1], clipped."""
+
+    def forward(self, lab: Tensor) -> Tensor:
+        return lab_to_rgb_with_gamut(lab)[0]
