@@ -1,0 +1,220 @@
+"""Photos in: file lists, skip report, scanning, train/val split, pixel samples, the dataset.
+
+Pipeline position: [this: photos] -> quantize (fit bins) -> encode targets -> network -> loss
+-> decode -> colour image -> metrics / reports.
+
+Every reader returns 8-bit sRGB as ``np.ndarray (H, W, 3) uint8`` (``load_rgb``, with the mode
+conversions documented in ``colorclass/imread.py``). Files that cannot be used are never fatal:
+``load_rgb`` raises ``UnreadableImage`` with a short ``reason`` and the scanners count the reasons
+in a ``SkipReport``. Re-exported here so callers need one module: ``load_rgb``, ``is_colourless``,
+``UnreadableImage`` (from ``imread.py``), ``ImageFolderDataset`` (``dataset.py``, crop geometry in
+``augment.py``) and ``describe_folder`` (``inspect_data.py``, the text of ``colorclass data DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .colorfulness import hasler_susstrunk
+from .imread import (COLOURLESS_FRACTION, COLOURLESS_TOL, GRAY_MODES, IMAGE_EXTENSIONS,  # noqa: F401
+                     STATS_SIZE, UnreadableImage, _load, _stats_view, is_colourless, load_for_stats,
+                     load_rgb)
+
+__all__ = ["IMAGE_EXTENSIONS", "UnreadableImage", "load_rgb", "is_colourless", "list_images",
+           "SkipReport", "FileCheck", "check_file", "scan_images", "split_files", "sample_pixels",
+           "ImageFolderDataset", "describe_folder", "load_for_stats"]
+
+# ----------------------------------------------------------------------------- file lists
+
+def list_images(root: str | Path) -> list[Path]:
+    """All photo files under ``root`` (recursive, sorted, by extension; hidden files left out)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a folder; "
+                                "pass a directory that contains photos")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found += [Path(dirpath) / f for f in filenames
+                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(found)
+
+
+class SkipReport:
+    """Counts of skipped files by reason, with a few example paths per reason."""
+
+    def __init__(self, max_examples: int = 3):
+        self.max_examples = max_examples
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, list[str]] = {}
+
+    def add(self, path: str | Path, reason: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < self.max_examples:
+            ex.append(str(path))
+
+    def merge(self, other: SkipReport) -> SkipReport:
+        for reason, n in other.counts.items():
+            self.counts[reason] = self.counts.get(reason, 0) + n
+            room = self.max_examples - len(self.examples.setdefault(reason, []))
+            self.examples[reason] += other.examples.get(reason, [])[:max(room, 0)]
+        return self
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line per reason, most frequent first: ``corrupt: 2 (e.g. a.jpg, b.jpg)``."""
+        if not self.counts:
+            return "nothing skipped"
+        order = sorted(self.counts, key=lambda r: (-self.counts[r], r))
+        return "\n".join(f"{r}: {self.counts[r]} (e.g. {', '.join(self.examples[r])})" for r in order)
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "counts": dict(self.counts),
+                "examples": {r: list(e) for r, e in self.examples.items()}}
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What a scan learned about one file: why it is skipped (or None), its score and size."""
+    reason: str | None
+    colorfulness: float | None = None
+    size: tuple[int, int] | None = None    # (width, height) at full resolution, after EXIF
+
+
+_CHECKS: dict[tuple[str, int, int], FileCheck] = {}   # memo: (path, mtime_ns, bytes) -> check
+
+
+def check_file(path: str | Path) -> FileCheck:
+    """Decode ``path`` at reduced size and classify it (memoised while the file is unchanged)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return FileCheck("missing file")
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _CHECKS:
+        try:
+            rgb, mode, size = _load(path, STATS_SIZE)
+        except UnreadableImage as e:
+            _CHECKS[key] = FileCheck(e.reason)
+            return _CHECKS[key]
+        view = _stats_view(rgb)
+        reason = ("grayscale file" if mode in GRAY_MODES
+                  else "no colour" if is_colourless(view) else None)
+        _CHECKS[key] = FileCheck(reason, hasler_susstrunk(view), size)
+    return _CHECKS[key]
+
+
+def scan_images(paths: Iterable[str | Path], *, min_colorfulness: float = 0.0,
+                progress: bool = True) -> tuple[list[Path], SkipReport]:
+    """Keep the usable photos of ``paths`` (order kept); the rest are counted in the report.
+
+    Skipped: unreadable files (reason from ``UnreadableImage``), grayscale-mode files, RGB files
+    without colour (``is_colourless``), and, when ``min_colorfulness > 0``, photos whose
+    Hasler-Suesstrunk colourfulness is below it ("colourfulness below X").
+    """
+    if not min_colorfulness >= 0:
+        raise ValueError(f"min_colorfulness must be >= 0 (0 disables the filter), got {min_colorfulness}")
+    paths = [Path(p) for p in paths]
+    kept, report = [], SkipReport()
+    for path in tqdm(paths, desc="checking photos", unit="img", disable=not progress or len(paths) < 2):
+        check = check_file(path)
+        if check.reason is not None:
+            report.add(path, check.reason)
+        elif min_colorfulness > 0 and check.colorfulness < min_colorfulness:
+            report.add(path, f"colourfulness below {min_colorfulness:g}")
+        else:
+            kept.append(path)
+    return kept, report
+
+
+def split_files(files: Sequence[str | Path], *, val_fraction: float, seed: int
+                ) -> tuple[list[Path], list[Path]]:
+    """Deterministic random split into (train, val), both sorted; independent of input order.
+
+    With ``val_fraction > 0`` and at least two files, each side gets at least one file.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}; e.g. 0.1 for 10 %")
+    files = sorted({Path(f) for f in files})
+    n_val = int(round(len(files) * val_fraction))
+    if val_fraction > 0 and len(files) >= 2:
+        n_val = min(max(n_val, 1), len(files) - 1)
+    order = np.random.default_rng(seed).permutation(len(files))
+    val_idx = set(order[:n_val].tolist())
+    train = [f for i, f in enumerate(files) if i not in val_idx]
+    val = [f for i, f in enumerate(files) if i in val_idx]
+    return train, val
+
+
+# ----------------------------------------------------------------------------- pixel samples
+
+def _files_of(root_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(root_or_files, (str, Path)):
+        return list_images(root_or_files)
+    return [Path(p) for p in root_or_files]
+
+
+def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_per_image: int = 1000,
+                  max_pixels: int = 1_000_000, seed: int = 0, draft_size: int | None = None,
+                  min_colorfulness: float = 0.0, progress: bool = True) -> tuple[np.ndarray, dict]:
+    """Colour sample drawn evenly across a folder (or file list) of photos.
+
+    Each usable photo (see ``scan_images``) gives ``pixels_per_image`` pixels drawn without
+    replacement (all of them if it has fewer); if the total would exceed ``max_pixels``, every photo
+    gives ``max_pixels // n_photos`` (and with more photos than ``max_pixels``, a random subset
+    of photos gives one pixel each). Deterministic for ``seed``, independent of file order.
+    ``draft_size`` decodes large JPEGs at reduced size (see ``load_rgb``).
+    Returns ``pixels: (N, 3) uint8`` and a JSON-ready ``info`` dict
+    (``n_images``, ``n_pixels``, ``pixels_per_image``, ``n_skipped``, ``skipped``).
+    """
+    if pixels_per_image < 1 or max_pixels < 1:
+        raise ValueError(f"pixels_per_image and max_pixels must be >= 1, got {pixels_per_image} "
+                         f"and {max_pixels}")
+    files, report = scan_images(sorted(_files_of(root_or_files)),
+                                min_colorfulness=min_colorfulness, progress=progress)
+    if not files:
+        raise ValueError(f"no usable photos in {root_or_files!s:.200}; skipped: {report.summary()}")
+    per_image = min(pixels_per_image, max(1, max_pixels // len(files)))
+    if len(files) > max_pixels:
+        pick = np.random.default_rng(seed).choice(len(files), size=max_pixels, replace=False)
+        files = [files[i] for i in sorted(pick.tolist())]
+    chunks = []
+    for path in tqdm(files, desc="sampling pixels", unit="img", disable=not progress or len(files) < 2):
+        try:
+            px = load_rgb(path, draft_size=draft_size).reshape(-1, 3)
+        except UnreadableImage as e:   # changed since the scan
+            report.add(path, e.reason)
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
+        take = rng.choice(len(px), size=min(per_image, len(px)), replace=False)
+        chunks.append(px[np.sort(take)])
+    pixels = np.concatenate(chunks) if chunks else np.zeros((0, 3), np.uint8)
+    info = {"n_images": len(chunks), "n_pixels": int(len(pixels)), "pixels_per_image": per_image,
+            "seed": seed, "n_skipped": report.total, "skipped": report.summary()}
+    return pixels, info
+
+
+def __getattr__(name: str):
+    """Lazy re-exports (``dataset.py`` and ``inspect_data.py`` import this module)."""
+    if name == "ImageFolderDataset":
+        from .dataset import ImageFolderDataset
+        return ImageFolderDataset
+    if name == "describe_folder":
+        from .inspect_data import describe_folder
+        return describe_folder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,66 @@
+"""Memory-mapped uint8 cache of decoded working images for ``ImageFolderDataset(cache=PATH)``.
+
+Pipeline position: photos -> [this: decoded-photo cache] -> dataset crops -> encode targets ->
+network -> loss -> decode -> colour image -> metrics / reports.
+
+The cache is one plain ``.npy`` array ``(N, H, W, 3) uint8`` (no pickle) plus a ``.json`` sidecar
+listing the files (with modification times and sizes) and the options it was built with; it is
+rebuilt whenever the sidecar does not match. All working images must share one shape (true for
+CIFAR-10 or Tiny ImageNet; otherwise use ``cache=True``, the in-memory cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+
+def _signature(ds) -> dict:
+    stamps = []
+    for f in ds.files:
+        st = Path(f).stat()
+        stamps.append([str(f), st.st_mtime_ns, st.st_size])
+    return {"version": 1, "resize": ds.resize, "crop_size": ds.crop_size, "files": stamps}
+
+
+def open_or_build_cache(path: Path, ds, *, progress: bool = True) -> np.ndarray:
+    """Open ``path`` read-only as a memory map, building it first if missing or stale."""
+    if path.suffix != ".npy":
+        raise ValueError(f"cache file must end in .npy, got {str(path)!r}")
+    meta_path = path.with_suffix(".json")
+    signature = _signature(ds)
+    if path.is_file() and meta_path.is_file():
+        try:
+            if json.loads(meta_path.read_text()) == signature:
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                if arr.shape[0] == len(ds.files) and arr.dtype == np.uint8:
+                    return arr
+        except (ValueError, OSError):
+            pass  # unreadable or stale cache: rebuild it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first = ds._decode(0)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(ds.files),) + first.shape)
+    try:
+        for i in tqdm(range(len(ds.files)), desc="building cache", unit="img", disable=not progress):
+            img = first if i == 0 else ds._decode(i)
+            if img.shape != first.shape:
+                raise ValueError(f"a memory-mapped cache needs working images of one shape: "
+                                 f"{ds.files[i]} gives {img.shape}, {ds.files[0]} gives {first.shape}; "
+                                 "use cache=True (in memory) for photos of mixed sizes")
+            out[i] = img
+        out.flush()
+    except BaseException:
+        del out
+        tmp.unlink(missing_ok=True)
+        raise
+    del out
+    os.replace(tmp, path)
+    meta_tmp = meta_path.with_name(meta_path.name + ".tmp")
+    meta_tmp.write_text(json.dumps(signature))
+    os.replace(meta_tmp, meta_path)
+    return np.load(path, mmap_mode="r", allow_pickle=False)

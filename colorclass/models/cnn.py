@@ -1,0 +1,76 @@
+"""The small CNN and U-Net of the classic CIFAR-10 colourisation exercise (U of Toronto CSC321).
+
+Pipeline position: encode targets -> **network** -> loss. Input ``x: (B, 1, H, W)`` float in
+[-1, 1] (H, W multiples of 4); output logits ``(B, out_channels, H, W)``.
+
+Layout (``w`` = width = number of filters, ``k`` = kernel size, 'same' padding)::
+
+    down1  conv(1 -> w)    BN ReLU maxpool2      H/2
+    down2  conv(w -> 2w)   BN ReLU maxpool2      H/4
+    middle conv(2w -> 2w)  BN ReLU               H/4
+    up1    conv(2w -> w)   BN ReLU upsample2     H/2   (U-Net: input is cat(middle, down2))
+    up2    conv(w -> h)    BN ReLU upsample2     H     (U-Net: input is cat(up1, down1))
+    final  conv(h -> Q)                          H     (U-Net: input is cat(up2, x))
+
+In the exercise the head width ``h`` equals the number of colours (24 there). With Q = 313
+bins that would cost ~Q^2 k^2 multiply-adds per pixel in the final conv, so by default
+``h = w``; ``classic_head=True`` restores ``h = out_channels``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .common import ColorNet
+
+
+def _block(c_in: int, c_out: int, k: int, resample: nn.Module | None) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, padding=k // 2),
+                               nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    if resample is not None:
+        layers.append(resample)
+    return nn.Sequential(*layers)
+
+
+class ClassicCNN(ColorNet):
+    """CSC321 colourisation CNN (``skips=False``) or U-Net (``skips=True``)."""
+
+    input_multiple = 4
+    min_input_size = 4
+
+    def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
+                 skips: bool = False, classic_head: bool = False) -> None:
+        super().__init__()
+        self.arch = "unet" if skips else "cnn"
+        self.skips = skips
+        w, k = width, kernel_size
+        head = out_channels if classic_head else w
+        extra = 2 if skips else 1  # channel multiplier of concatenated inputs
+        self.down1 = _block(1, w, k, nn.MaxPool2d(2))
+        self.down2 = _block(w, 2 * w, k, nn.MaxPool2d(2))
+        self.middle = _block(2 * w, 2 * w, k, None)
+        self.up1 = _block(2 * w * extra, w, k, nn.Upsample(scale_factor=2))
+        self.up2 = _block(w * extra, head, k, nn.Upsample(scale_factor=2))
+        self.final = nn.Conv2d(head + (1 if skips else 0), out_channels, k, padding=k // 2)
+
+    def body(self, x: Tensor) -> Tensor:
+        d1 = self.down1(x)
+        d2 = self.down2(d1)
+        mid = self.middle(d2)
+        if not self.skips:
+            return self.final(self.up2(self.up1(mid)))
+        u1 = self.up1(torch.cat([mid, d2], dim=1))
+        u2 = self.up2(torch.cat([u1, d1], dim=1))
+        return self.final(torch.cat([u2, x], dim=1))
+
+
+def build_cnn(*, out_channels: int, width: int = 32, kernel_size: int = 3,
+              classic_head: bool = False) -> ClassicCNN:
+    return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
+                      skips=False, classic_head=classic_head)
+
+
+def build_unet(*, out_channels: int, width: int = 32, kernel_size: int = 3,
+               classic_head: bool = False) -> ClassicCNN:
+    return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
+                      skips=True, classic_head=classic_head)
