@@ -1,0 +1,231 @@
+"""Decoders: per-pixel bin probabilities -> chroma -> full-resolution colour image.
+
+Pipeline position: photos -> quantize (fit bins) -> encode targets -> network -> loss
+-> **decode** -> colour image -> metrics / reports.
+
+Shapes and ranges:
+
+* ``logits``: ``(B, Q, h, w)`` float; ``centers_ab``: ``(Q, 2)`` Lab chroma of each bin;
+  ``centers_hc``: ``(Q, 2)`` (hue in radians, chroma in [0, 1]) for Hue-Chroma bins.
+* ``ab``: ``(B, 2, h, w)`` float32 Lab chroma; ``hc``: ``(B, 2, h, w)`` (hue radians in
+  [0, 2*pi), chroma); ``lightness``: ``(B, 1, h, w)`` Lab L in [0, 100].
+
+Rules: *mode* (colour of the most likely bin), *mean* (expected colour), *annealed mean*
+(expected colour under ``softmax(logits / T)``, i.e. ``p ** (1/T)`` renormalised; ``T -> 0`` is
+the mode, ``T = 1`` the mean; default ``T = 0.38`` as in Zhang et al. 2016). Hue-Chroma bins
+average hue as an angle (``atan2`` of the probability-weighted sum of ``(sin, cos)``) and chroma
+linearly, then find the colour with that hue and chroma whose Lab lightness equals the pixel's.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from colorclass.color import GamutWarning, hcl_to_rgb, lab_to_rgb_with_gamut, rgb_to_lab
+
+__all__ = [
+    "METHODS", "DEFAULT_TEMPERATURE", "annealed_probabilities", "mode", "mean", "annealed_mean",
+    "circular_hue_mean", "hue_chroma_mode", "hc_to_ab", "decode", "region_average",
+    "recombine_full_resolution",
+]
+
+METHODS = ("mode", "mean", "annealed")
+DEFAULT_TEMPERATURE = 0.38
+
+
+def _check_logits(logits: Tensor, centers: Tensor | np.ndarray, name: str) -> Tensor:
+    if not isinstance(logits, Tensor) or logits.dim() != 4:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a (B, Q, h, w) tensor, got {shape}")
+    centers = torch.as_tensor(np.asarray(centers) if not isinstance(centers, Tensor) else centers)
+    if centers.dim() != 2 or centers.shape != (logits.shape[1], 2):
+        raise ValueError(
+            f"{name} must be (Q, 2) = ({logits.shape[1]}, 2) to match logits {tuple(logits.shape)}, "
+            f"got {tuple(centers.shape)}; were the logits produced with these bins?"
+        )
+    return centers.to(device=logits.device, dtype=torch.float32)
+
+
+def annealed_probabilities(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """``softmax(logits / T)`` over dim 1: (B, Q, h, w) float32, sums to 1. Requires ``T > 0``."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 here, got {temperature!r}; use mode() for T = 0")
+    return torch.softmax(logits.float() / temperature, dim=1)
+
+
+def _expectation(probs: Tensor, values: Tensor) -> Tensor:
+    """sum_q probs[:, q] * values[q] -> (B, values.shape[1], h, w)."""
+    return torch.einsum("bqhw,qc->bchw", probs, values)
+
+
+def _argmax_lookup(logits: Tensor, values: Tensor) -> Tensor:
+    top = logits.argmax(dim=1)  # (B, h, w)
+    return values[top].permute(0, 3, 1, 2).contiguous()
+
+
+def mode(logits: Tensor, centers_ab) -> Tensor:
+    """Chroma of the most likely bin: logits (B, Q, h, w) -> ab (B, 2, h, w)."""
+    return _argmax_lookup(logits, _check_logits(logits, centers_ab, "centers_ab"))
+
+
+def mean(logits: Tensor, centers_ab) -> Tensor:
+    """Expected chroma under softmax(logits): (B, Q, h, w) -> ab (B, 2, h, w)."""
+    return annealed_mean(logits, centers_ab, 1.0)
+
+
+def annealed_mean(logits: Tensor, centers_ab, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
+    """Expected chroma under softmax(logits / T) -> ab (B, 2, h, w). ``T = 0`` returns the mode."""
+    centers = _check_logits(logits, centers_ab, "centers_ab")
+    if temperature == 0:
+        return _argmax_lookup(logits, centers)
+    return _expectation(annealed_probabilities(logits, temperature), centers)
+
+
+def hue_chroma_mode(logits: Tensor, centers_hc) -> Tensor:
+    """(hue, chroma) of the most likely bin: (B, Q, h, w) -> hc (B, 2, h, w)."""
+    return _argmax_lookup(logits, _check_logits(logits, centers_hc, "centers_hc"))
+
+
+def circular_hue_mean(logits: Tensor, centers_hc, temperature: float = 1.0) -> Tensor:
+    """Circular mean of hue and linear mean of chroma under softmax(logits / T) -> hc (B, 2, h, w).
+
+    hue = atan2(sum p sin(h_q), sum p cos(h_q)) in [0, 2*pi); chroma = sum p c_q.
+    ``T = 0`` returns the mode. Hue is undefined where the weighted vectors cancel (then 0).
+    """
+    centers = _check_logits(logits, centers_hc, "centers_hc")
+    if temperature == 0:
+        return _argmax_lookup(logits, centers)
+    probs = annealed_probabilities(logits, temperature)
+    hue, chroma = centers[:, 0], centers[:, 1]
+    trig = _expectation(probs, torch.stack([torch.sin(hue), torch.cos(hue)], dim=1))
+    mean_hue = torch.remainder(torch.atan2(trig[:, 0], trig[:, 1]), 2 * math.pi)
+    mean_chroma = _expectation(probs, chroma[:, None])[:, 0]
+    return torch.stack([mean_hue, mean_chroma], dim=1)
+
+
+def hc_to_ab(hc: Tensor, lightness: Tensor, *, iterations: int = 20) -> Tensor:
+    """(hue, chroma) + Lab lightness -> Lab ab (B, 2, h, w).
+
+    hc: (B, 2, h, w); lightness: (B, 1, h, w) Lab L in [0, 100]. For a fixed hue and chroma,
+    the HCL lightness ``l`` ranges over [c/2, 1 - c/2] and Lab L grows monotonically with it;
+    ``l`` is found by bisection so that the colour's Lab L matches the pixel's (clamped to the
+    reachable range), and that colour's ab is returned. The colour is always inside sRGB.
+    """
+    hue, chroma = hc[:, 0], hc[:, 1].clamp(0, 1)
+    target_l = lightness[:, 0].float()
+    low, high = chroma / 2, 1 - chroma / 2
+
+    def lab_of(light: Tensor) -> Tensor:
+        return rgb_to_lab(hcl_to_rgb(torch.stack([hue, chroma, light], dim=1)))
+
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        too_dark = lab_of(middle)[:, 0] < target_l
+        low, high = torch.where(too_dark, middle, low), torch.where(too_dark, high, middle)
+    return lab_of((low + high) / 2)[:, 1:]
+
+
+def _resize_to(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = x.shape[-2] >= size[0] and x.shape[-1] >= size[1]
+    if shrink:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def decode(logits: Tensor, bins, *, method: str = "annealed", temperature: float = DEFAULT_TEMPERATURE,
+           lightness: Tensor | None = None) -> Tensor:
+    """Logits (B, Q, h, w) -> ab (B, 2, h, w) using ``bins`` (anything with ``centers_ab``,
+    ``decode_space`` and, for ``"hc"``, ``centers_hc``).
+
+    method: "mode" | "mean" | "annealed" (temperature T > 0; T = 0 means mode).
+    lightness: (B, 1, H', W') Lab L, required when ``bins.decode_space == "hc"``; resampled to (h, w).
+    """
+    if method not in METHODS:
+        raise ValueError(f"decode method must be one of {METHODS}, got {method!r}")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (default {DEFAULT_TEMPERATURE}), got {temperature!r}")
+    space = getattr(bins, "decode_space", "ab")
+    if space == "ab":
+        if method == "mode":
+            return mode(logits, bins.centers_ab)
+        return annealed_mean(logits, bins.centers_ab, 1.0 if method == "mean" else temperature)
+    if space != "hc":
+        raise ValueError(f"bins.decode_space must be 'ab' or 'hc', got {space!r}")
+    if getattr(bins, "centers_hc", None) is None:
+        raise ValueError("bins.decode_space is 'hc' but bins.centers_hc is None; re-fit or reload the bins")
+    if lightness is None:
+        raise ValueError("Hue-Chroma bins need the pixel lightness: pass lightness=(B, 1, h, w) Lab L")
+    if method == "mode":
+        hc = hue_chroma_mode(logits, bins.centers_hc)
+    else:
+        hc = circular_hue_mean(logits, bins.centers_hc, 1.0 if method == "mean" else temperature)
+    return hc_to_ab(hc, _resize_to(lightness.to(hc), tuple(logits.shape[-2:])))
+
+
+def region_average(labels: Tensor, image: Tensor) -> Tensor:
+    """Per-label, per-image average colour: every pixel takes the mean of ``image`` over all
+    pixels of the same image that carry the same label (the "average region colour" pictures of
+    FCN colourisation reports, which show what a classifier's labels mean for this photo).
+
+    labels: (B, h, w) int64 >= 0 (predicted argmax or target labels); image: (B, C, h, w) float.
+    Returns (B, C, h, w) float. Regions are label sets, not connected components.
+    """
+    if labels.dim() != 3 or image.dim() != 4 or (image.shape[0], *image.shape[2:]) != tuple(labels.shape):
+        raise ValueError(
+            f"labels must be (B, h, w) and image (B, C, h, w) with equal B, h, w; "
+            f"got {tuple(labels.shape)} and {tuple(image.shape)}"
+        )
+    if labels.numel() and int(labels.min()) < 0:
+        raise ValueError(f"labels must be >= 0, got minimum {int(labels.min())}")
+    batch, channels = image.shape[:2]
+    n_labels = int(labels.max()) + 1 if labels.numel() else 1
+    group = (labels + n_labels * torch.arange(batch, device=labels.device).view(-1, 1, 1)).flatten()
+    pixels = image.float().permute(0, 2, 3, 1).reshape(-1, channels)
+    sums = torch.zeros(batch * n_labels, channels, device=image.device).index_add_(0, group, pixels)
+    counts = torch.bincount(group, minlength=batch * n_labels).clamp(min=1).unsqueeze(1)
+    averaged = (sums / counts)[group]
+    return averaged.view(batch, *labels.shape[1:], channels).permute(0, 3, 1, 2).contiguous()
+
+
+def recombine_full_resolution(l_full: Tensor, ab: Tensor, *,
+                              warn_fraction: float = 0.01) -> tuple[Tensor, int]:
+    """Original full-resolution lightness + predicted chroma -> sRGB image.
+
+    l_full: (B, 1, H, W) Lab L in [0, 100]; ab: (B, 2, h, w) predicted chroma (any h, w).
+    ab is upsampled bilinearly to (H, W), joined with L and converted to sRGB. Returns
+    (rgb (B, 3, H, W) float32 in [0, 1], n_clipped: number of out-of-gamut pixels that were clipped).
+    A ``GamutWarning`` is issued when more than ``warn_fraction`` of the pixels were clipped.
+    """
+    if (l_full.dim() != 4 or l_full.shape[1] != 1 or ab.dim() != 4 or ab.shape[1] != 2
+            or ab.shape[0] != l_full.shape[0]):
+        raise ValueError(
+            f"l_full must be (B, 1, H, W) and ab (B, 2, h, w) with the same B; "
+            f"got {tuple(l_full.shape)} and {tuple(ab.shape)}"
+        )
+    l_full = l_full.float()
+    if l_full.numel() and (float(l_full.min()) < -1e-3 or float(l_full.max()) > 100 + 1e-3):
+        raise ValueError(
+            "l_full must be Lab L in [0, 100], "
+            f"got range [{float(l_full.min()):.3g}, {float(l_full.max()):.3g}]; "
+            "convert a network input x with colorclass.color.l_input_to_lab_l(x)"
+        )
+    size = tuple(l_full.shape[-2:])
+    ab_full = ab.float().to(l_full.device)
+    if tuple(ab_full.shape[-2:]) != size:
+        ab_full = F.interpolate(ab_full, size=size, mode="bilinear", align_corners=False)
+    rgb, out_of_gamut = lab_to_rgb_with_gamut(torch.cat([l_full, ab_full], dim=1))
+    n_clipped = int(out_of_gamut.sum())
+    if out_of_gamut.numel() and n_clipped > warn_fraction * out_of_gamut.numel():
+        warnings.warn(
+            f"{n_clipped} of {out_of_gamut.numel()} pixels ({100 * n_clipped / out_of_gamut.numel():.1f}%) "
+            "were outside the sRGB gamut and were clipped", GamutWarning, stacklevel=2,
+        )
+    return rgb, n_clipped

@@ -1,0 +1,245 @@
+"""ColorizationTask: the only colour-aware object the generic trainer sees.
+
+Pipeline position: photos -> quantize (fit bins) -> **encode targets -> (network) -> loss**
+-> decode -> colour image -> metrics / reports.
+
+A batch ``{"rgb": (B, 3, S, S) uint8, optional "mask": (B, S, S) bool, ...}`` becomes the
+network input ``l_input = L / 50 - 1: (B, 1, S, S) float32`` and targets at the logits'
+resolution ``S / output_stride`` (further divided by ``lowpass`` for low-pass targets; then the
+logits are average-pooled by ``lowpass`` before the loss). Targets come from the bins' fast
+LUT ``Encoder``: hard nearest-bin labels (``loss="ce"``), sparse Gaussian soft targets
+(``loss="kl"``; GMM bins give their posteriors through the same API) or Lab ab (``loss="mse"``,
+regression baseline whose network outputs ab in Lab units). Photos without colour (no pixel
+with a channel spread above ``COLOURLESS_SPREAD`` levels, beyond ``COLOURLESS_FRACTION`` of the
+pixels) are masked out of the loss and the metrics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from colorclass import losses
+from colorclass.color import lab_to_l_input, rgb_to_lab
+from colorclass.decode import DEFAULT_TEMPERATURE, decode, recombine_full_resolution
+
+__all__ = ["ColorizationTask", "LOSSES", "colourless_images", "REGRESSION_SCALE"]
+
+LOSSES = ("ce", "kl", "mse")
+COLOURLESS_SPREAD = 4  # uint8 levels of max - min over R, G, B
+COLOURLESS_FRACTION = 0.001
+REGRESSION_SCALE = 100.0  # mse loss is computed on ab / 100 so its size is comparable to CE
+
+
+def colourless_images(rgb_u8: Tensor, *, spread: int = COLOURLESS_SPREAD,
+                      fraction: float = COLOURLESS_FRACTION) -> Tensor:
+    """(B, 3, H, W) uint8 -> (B,) bool: True for images with (almost) no coloured pixel."""
+    channel_spread = rgb_u8.amax(dim=1).int() - rgb_u8.amin(dim=1).int()  # (B, H, W)
+    coloured = (channel_spread > spread).float().mean(dim=(1, 2))
+    return coloured <= fraction
+
+
+def _area_downsample_u8(rgb_u8: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(rgb_u8.shape[-2:]) == size:
+        return rgb_u8
+    return F.interpolate(rgb_u8.float(), size=size, mode="area").round().clamp(0, 255).to(torch.uint8)
+
+
+class ColorizationTask:
+    """Targets, loss and validation metrics for per-pixel colour classification.
+
+    bins: a ``quantize.Bins`` (``n_bins``, ``centers_ab``, ``decode_space``, ``prior``,
+    ``encoder()``); may be None for ``loss="mse"``. ``rebalance`` weights each pixel by
+    ``quantize.rebalance_weights(bins.prior, lam=lam)[its target's most likely bin]``.
+    """
+
+    def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
+                 rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
+                 device: str | torch.device = "cpu") -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        integers = (("lowpass", lowpass), ("output_stride", output_stride), ("n_neighbors", n_neighbors))
+        for name, value in integers:
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if bins is None and loss != "mse":
+            raise ValueError(f"loss={loss!r} needs colour bins; pass bins (quantize.load_bins(path))")
+        self.bins, self.loss, self.lowpass, self.output_stride = bins, loss, int(lowpass), int(output_stride)
+        self.device = torch.device(device)
+        self.encoder = None
+        if bins is not None:
+            self.encoder = bins.encoder(device=str(self.device), n=int(n_neighbors), sigma=float(sigma))
+        self.class_weights = None
+        if rebalance and loss != "mse":
+            self.class_weights = self._rebalancing_weights(bins, lam)
+
+    def _rebalancing_weights(self, bins, lam: float) -> Tensor:
+        if getattr(bins, "prior", None) is None:
+            raise ValueError(
+                "rebalance=True needs the bins' class prior, but this bins file has none; "
+                "re-fit the bins (fit-bins stores the prior) or set loss.rebalance = false"
+            )
+        import quantize
+
+        weights = quantize.rebalance_weights(bins.prior, lam=lam)
+        return torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+
+    # ------------------------------------------------------------------ targets
+    def _check_rgb(self, rgb_u8) -> Tensor:
+        valid = isinstance(rgb_u8, Tensor) and rgb_u8.dim() == 4 and rgb_u8.shape[1] == 3
+        if not valid or rgb_u8.dtype != torch.uint8:
+            shape = tuple(rgb_u8.shape) if isinstance(rgb_u8, Tensor) else type(rgb_u8).__name__
+            dtype = getattr(rgb_u8, "dtype", None)
+            raise ValueError(f'batch["rgb"] must be a (B, 3, H, W) uint8 tensor, got {shape} {dtype}')
+        return rgb_u8.to(self.device, non_blocking=True)
+
+    def target_size(self, height: int, width: int) -> tuple[int, int]:
+        """Spatial size of the targets for an (height, width) input."""
+        factor = self.output_stride * self.lowpass
+        if height % factor or width % factor:
+            raise ValueError(
+                f"input size {height}x{width} must be divisible by output_stride * lowpass = "
+                f"{self.output_stride} * {self.lowpass} = {factor}; "
+                f"choose a crop size that is a multiple of {factor}"
+            )
+        return height // factor, width // factor
+
+    def prepare(self, batch: dict) -> tuple[Tensor, dict[str, Tensor]]:
+        """batch -> (l_input (B, 1, H, W) float32 in [-1, 1], targets at (h, w) = target_size(H, W)).
+
+        targets: "labels" (B, h, w) int64 (not for mse), "idx"/"weight" (B, n, h, w) for kl,
+        "ab" (B, 2, h, w) float32 Lab chroma, "lightness" (B, 1, h, w) Lab L, "mask" (B, h, w) bool.
+        """
+        rgb_u8 = self._check_rgb(batch["rgb"])
+        lab = rgb_to_lab(rgb_u8.float() / 255.0)
+        size = self.target_size(*rgb_u8.shape[-2:])
+        small_lab = F.interpolate(lab, size=size, mode="area") if size != tuple(lab.shape[-2:]) else lab
+        mask = ~colourless_images(rgb_u8)[:, None, None].expand(-1, *size)
+        if batch.get("mask") is not None:  # a target pixel counts only if all its pixels count
+            pixel_mask = batch["mask"].to(self.device, dtype=torch.float32)[:, None]
+            mask = mask & (F.interpolate(pixel_mask, size=size, mode="area")[:, 0] > 1 - 1e-6)
+        targets = {"ab": small_lab[:, 1:], "lightness": small_lab[:, :1], "mask": mask.contiguous()}
+        if self.encoder is not None:
+            small_u8 = _area_downsample_u8(rgb_u8, size)
+            targets["labels"] = self.encoder.hard(small_u8)
+            if self.loss == "kl":
+                targets["idx"], targets["weight"] = self.encoder.soft(small_u8)
+        return lab_to_l_input(lab[:, :1]), targets
+
+    # ------------------------------------------------------------------ loss
+    def _pool_output(self, output: Tensor, targets: dict[str, Tensor]) -> Tensor:
+        """Check the network output's size and average-pool it to the (low-pass) target size."""
+        size = tuple(targets["mask"].shape[-2:])
+        expected = (size[0] * self.lowpass, size[1] * self.lowpass)
+        if tuple(output.shape[-2:]) != expected:
+            raise ValueError(
+                f"network output {tuple(output.shape)} does not have the expected spatial size {expected} "
+                f"(input / output_stride={self.output_stride}); "
+                "pass the model's output_stride to ColorizationTask"
+            )
+        return F.avg_pool2d(output, self.lowpass) if self.lowpass > 1 else output
+
+    def loss_from_output(self, output: Tensor, targets: dict[str, Tensor]) -> Tensor:
+        """Scalar loss of the raw network output (logits (B, Q, h', w') or ab (B, 2, h', w'))."""
+        output = self._pool_output(output, targets)
+        mask = targets["mask"]
+        if self.loss == "mse":
+            return losses.mse_ab(output / REGRESSION_SCALE, targets["ab"] / REGRESSION_SCALE, mask=mask)
+        if self.loss == "kl":
+            return losses.kl_divergence(output, targets["idx"], targets["weight"],
+                                        class_weights=self.class_weights, mask=mask)
+        return losses.cross_entropy(output, targets["labels"], class_weights=self.class_weights, mask=mask)
+
+    def training_loss(self, model, batch: dict) -> tuple[Tensor, dict[str, float]]:
+        """One training step's loss (scalar tensor with grad) and loggable floats."""
+        l_input, targets = self.prepare(batch)
+        loss = self.loss_from_output(model(l_input), targets)
+        return loss, {"loss": float(loss.detach())}
+
+    # ------------------------------------------------------------------ metrics
+    @torch.no_grad()
+    def validation_stats(self, model, batch: dict) -> dict[str, float | Tensor]:
+        """Sums over one validation batch (aggregated by addition, see finalize_stats).
+
+        Keys: loss_sum, pixels, sq_err_sum (ab error of the decoded prediction, Lab units²) and,
+        for classification, correct, intersection / predicted / target (Q,) per-bin counts.
+        """
+        l_input, targets = self.prepare(batch)
+        output = model(l_input)
+        loss = self.loss_from_output(output, targets)
+        output = self._pool_output(output, targets).float()
+        mask = targets["mask"]
+        pixels = int(mask.sum())
+        stats: dict[str, float | Tensor] = {"loss_sum": float(loss) * pixels, "pixels": float(pixels)}
+        if self.loss == "mse":
+            ab = output
+        else:
+            ab = decode(output, self.bins, method="annealed", temperature=DEFAULT_TEMPERATURE,
+                        lightness=targets["lightness"])
+            stats.update(self._classification_counts(output.argmax(dim=1)[mask], targets["labels"][mask]))
+        stats["sq_err_sum"] = float((ab - targets["ab"]).square().sum(dim=1)[mask].sum())
+        return stats
+
+    def _classification_counts(self, predicted: Tensor, labels: Tensor) -> dict[str, float | Tensor]:
+        q = self.bins.n_bins
+        hit = predicted == labels
+        return {
+            "correct": float(hit.sum()),
+            "intersection": torch.bincount(labels[hit], minlength=q).cpu().double(),
+            "predicted": torch.bincount(predicted, minlength=q).cpu().double(),
+            "target": torch.bincount(labels, minlength=q).cpu().double(),
+        }
+
+    def finalize_stats(self, sums: dict) -> dict[str, float]:
+        """Summed stats -> val_loss, ab_rmse and (classification) pixel_acc, miou.
+
+        miou is the mean IoU over the bins present in the targets or the predictions.
+        """
+        pixels = float(sums.get("pixels", 0.0))
+        if pixels == 0:
+            return {"val_loss": math.nan, "ab_rmse": math.nan} | (
+                {} if self.loss == "mse" else {"pixel_acc": math.nan, "miou": math.nan})
+        result = {"val_loss": float(sums["loss_sum"]) / pixels,
+                  "ab_rmse": math.sqrt(float(sums["sq_err_sum"]) / pixels)}
+        if self.loss != "mse":
+            intersection = torch.as_tensor(sums["intersection"], dtype=torch.float64)
+            union = torch.as_tensor(sums["predicted"], dtype=torch.float64) + torch.as_tensor(
+                sums["target"], dtype=torch.float64) - intersection
+            present = union > 0
+            result["pixel_acc"] = float(sums["correct"]) / pixels
+            iou = intersection[present] / union[present]
+            result["miou"] = float(iou.mean()) if present.any() else math.nan
+        return result
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict_ab(self, model, l_input: Tensor, *, method: str = "annealed",
+                   temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
+        """l_input (B, 1, H, W) in [-1, 1] -> ab (B, 2, ceil(H / s), ceil(W / s)), s = output_stride.
+
+        Pads the input to the model's ``input_multiple`` and crops the output back.
+        """
+        from colorclass.models.common import crop_to, pad_to_multiple
+
+        height, width = l_input.shape[-2:]
+        padded, _ = pad_to_multiple(l_input.to(self.device), int(getattr(model, "input_multiple", 1)))
+        stride = self.output_stride
+        output = crop_to(model(padded), -(-height // stride), -(-width // stride)).float()
+        if self.loss == "mse":
+            return output
+        lightness = (l_input.to(self.device).float() + 1.0) * 50.0
+        return decode(output, self.bins, method=method, temperature=temperature, lightness=lightness)
+
+    @torch.no_grad()
+    def predict_rgb(self, model, rgb_u8: Tensor, *, method: str = "annealed",
+                    temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
+        """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> colourised rgb (B, 3, H, W)
+        float32 in [0, 1] at full resolution (original L + upsampled predicted ab)."""
+        rgb_u8 = self._check_rgb(rgb_u8)
+        l_full = rgb_to_lab(rgb_u8.float() / 255.0)[:, :1]
+        ab = self.predict_ab(model, lab_to_l_input(l_full), method=method, temperature=temperature)
+        rgb, _ = recombine_full_resolution(l_full, ab)
+        return rgb
