@@ -1,0 +1,142 @@
+"""Training callbacks: what happens around the optimisation loop (logging, plots, TensorBoard).
+
+    ... -> trainer -> *callbacks* -> log.csv, loss.png, TensorBoard, sample grids (report.py)
+
+Generic: nothing here knows about colour. Every hook receives the trainer; only rank 0
+runs callbacks under DDP.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Callback", "CSVLogger", "PlotCallback", "TensorBoardCallback", "LOG_COLUMNS"]
+
+LOG_COLUMNS = ["epoch", "iteration", "train_loss", "val_loss", "pixel_acc", "miou", "lr",
+               "images_per_s", "elapsed_s"]
+
+
+class Callback:
+    """Base class: override the hooks you need. ``logs`` and ``metrics`` are dicts of floats."""
+
+    def on_train_start(self, trainer) -> None:
+        pass
+
+    def on_iteration_end(self, trainer, logs: dict[str, float]) -> None:
+        pass
+
+    def on_validation_end(self, trainer, metrics: dict[str, float]) -> None:
+        pass
+
+    def on_epoch_end(self, trainer, metrics: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, trainer, summary: dict[str, Any]) -> None:
+        pass
+
+
+class CSVLogger(Callback):
+    """Append rows to ``RUN_DIR/log.csv``: training rows every ``log_every`` iterations,
+    validation rows after each validation. Columns: LOG_COLUMNS, then any extra metrics
+    (the header is fixed at the first write; a resumed run keeps appending)."""
+
+    def __init__(self, run_dir: str | Path, *, log_every: int = 20) -> None:
+        self.path = Path(run_dir) / "log.csv"
+        self.log_every = max(1, log_every)
+        self.columns: list[str] | None = None
+        self._loss_sum, self._loss_n = 0.0, 0
+
+    def _write(self, row: dict[str, Any]) -> None:
+        if self.columns is None:
+            if self.path.is_file() and self.path.stat().st_size:
+                with open(self.path, newline="") as f:
+                    self.columns = next(csv.reader(f))
+            else:
+                extra = sorted(k for k in row if k not in LOG_COLUMNS)
+                self.columns = LOG_COLUMNS + extra
+                with open(self.path, "w", newline="") as f:
+                    csv.writer(f).writerow(self.columns)
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row.get(c)) for c in self.columns])
+
+    def _base(self, trainer) -> dict[str, Any]:
+        return {"epoch": trainer.epoch, "iteration": trainer.iteration, "lr": trainer.current_lr(),
+                "images_per_s": trainer.images_per_second(), "elapsed_s": trainer.elapsed()}
+
+    def on_iteration_end(self, trainer, logs) -> None:
+        self._loss_sum += logs["train_loss"]
+        self._loss_n += 1
+        if trainer.iteration % self.log_every == 0:
+            self._flush_train(trainer)
+
+    def _flush_train(self, trainer) -> None:
+        if self._loss_n:
+            self._write({**self._base(trainer), "train_loss": self._loss_sum / self._loss_n})
+            self._loss_sum, self._loss_n = 0.0, 0
+
+    def on_validation_end(self, trainer, metrics) -> None:
+        self._flush_train(trainer)
+        self._write({**self._base(trainer), **metrics})
+
+    def on_train_end(self, trainer, summary) -> None:
+        self._flush_train(trainer)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+class PlotCallback(Callback):
+    """Redraw ``RUN_DIR/loss.png`` from log.csv after every validation and at the end."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def _plot(self) -> None:
+        from .plots import plot_log
+
+        if (self.run_dir / "log.csv").is_file():
+            plot_log(self.run_dir)
+
+    def on_validation_end(self, trainer, metrics) -> None:
+        self._plot()
+
+    def on_train_end(self, trainer, summary) -> None:
+        self._plot()
+
+
+class TensorBoardCallback(Callback):
+    """Scalars (and images through ``add_image``) when the optional ``tensorboard`` package is
+    installed; use :meth:`available` before adding it."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def on_iteration_end(self, trainer, logs) -> None:
+        for k, v in logs.items():
+            self.writer.add_scalar(f"train/{k}", v, trainer.iteration)
+
+    def on_validation_end(self, trainer, metrics) -> None:
+        for k, v in metrics.items():
+            self.writer.add_scalar(f"val/{k}", v, trainer.iteration)
+
+    def add_image(self, tag: str, image_hwc_u8, iteration: int) -> None:
+        self.writer.add_image(tag, image_hwc_u8, iteration, dataformats="HWC")
+
+    def on_train_end(self, trainer, summary) -> None:
+        self.writer.close()

@@ -1,0 +1,159 @@
+"""Reports: pictures of what a run learned, the last stage of the pipeline.
+
+    ... -> decode -> colour image -> *grids (gray | predicted | truth), report.html*
+
+``SampleGridCallback`` exports a grid of colourised validation samples during training;
+``save_comparison_grid`` draws any list of photos; ``build_run_report`` writes a
+self-contained ``report.html`` (palette, loss curves, grids, final metrics, config).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .callbacks import Callback
+
+__all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
+
+
+def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
+    from .color import lab_to_rgb_with_gamut, rgb_to_lab
+
+    lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
+    lab[..., 1:] = 0
+    return (lab_to_rgb_with_gamut(lab, dim=-1)[0] * 255).round().byte().numpy()
+
+
+def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,
+                         *, title: str = "") -> Path:
+    """Write a grid: one row per photo, columns gray | predicted | truth.
+
+    rows: (name, predicted (H, W, 3) uint8, truth (H, W, 3) uint8); sizes may differ per row.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(rows)
+    aspect = max(r[2].shape[1] / r[2].shape[0] for r in rows) if rows else 1.0
+    fig, axes = plt.subplots(n, 3, figsize=(3 * 2.6 * aspect, 2.6 * n + 0.4), squeeze=False)
+    for i, (name, pred, truth) in enumerate(rows):
+        for j, (img, label) in enumerate(((gray_of(truth), "gray input"), (pred, "predicted"),
+                                          (truth, "truth"))):
+            ax = axes[i, j]
+            ax.imshow(img, interpolation="nearest" if img.shape[0] < 96 else "antialiased")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(label, fontsize=11)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+class SampleGridCallback(Callback):
+    """Export colourised validation samples every ``every`` iterations and at each epoch end.
+
+    Writes ``RUN_DIR/samples/iter_XXXXXXX.png`` and keeps ``RUN_DIR/samples.png`` as the latest.
+    """
+
+    def __init__(self, task, dataset, run_dir: str | Path, *, every: int = 0, n: int = 6,
+                 method: str = "annealed", temperature: float = 0.38) -> None:
+        self.task, self.dataset, self.run_dir = task, dataset, Path(run_dir)
+        self.every, self.method, self.temperature = every, method, temperature
+        idx = np.linspace(0, len(dataset) - 1, num=min(n, len(dataset))).round().astype(int)
+        self.indices = sorted(set(int(i) for i in idx))
+
+    def _export(self, trainer) -> None:
+        if not getattr(trainer, "is_main_process", True) or not self.indices:
+            return
+        rgb = torch.stack([self.dataset[i]["rgb"] for i in self.indices])
+        model = getattr(trainer, "raw_model", trainer.model)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            pred = self.task.predict_rgb(model, rgb, method=self.method, temperature=self.temperature)
+        model.train(was_training)
+        pred_u8 = (pred.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        truth = rgb.permute(0, 2, 3, 1).numpy()
+        rows = [(f"#{i}", p, t) for i, p, t in zip(self.indices, pred_u8, truth)]
+        folder = self.run_dir / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        it = int(getattr(trainer, "iteration", 0))
+        out = save_comparison_grid(rows, folder / f"iter_{it:07d}.png", title=f"iteration {it}")
+        (self.run_dir / "samples.png").write_bytes(out.read_bytes())
+
+    def on_iteration_end(self, trainer, logs) -> None:
+        it = int(getattr(trainer, "iteration", 0))
+        if self.every and it > 0 and it % self.every == 0:
+            self._export(trainer)
+
+    def on_epoch_end(self, trainer, *args, **kwargs) -> None:
+        self._export(trainer)
+
+
+def _img_tag(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return f"<p class='missing'>({html.escape(alt)}: not available)</p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def _last_metrics(run_dir: Path) -> dict[str, str]:
+    log = run_dir / "log.csv"
+    if not log.is_file():
+        return {}
+    with open(log, newline="") as f:
+        rows = list(csv.DictReader(f))
+    best: dict[str, str] = {}
+    for row in rows:  # last non-empty value of every column
+        best.update({k: v for k, v in row.items() if v not in ("", None)})
+    return best
+
+
+def build_run_report(run_dir: str | Path, *, images: str | Path | None = None,
+                     extra_sections: Sequence[tuple[str, Path]] = ()) -> Path:
+    """Write ``RUN_DIR/report.html`` (images embedded, so the file can be mailed alone)."""
+    run_dir = Path(run_dir)
+    if images:
+        from .colorize import colorize_path
+        from .data import load_rgb
+
+        out = colorize_path(images, run_dir / "report_colorized", run_dir=run_dir)
+        srcs = {p.stem: p for p in (Path(images).iterdir() if Path(images).is_dir() else [Path(images)])}
+        rows = [(p.stem, load_rgb(p), load_rgb(srcs[p.stem])) for p in out if p.stem in srcs]
+        if rows:
+            extra_sections = [*extra_sections, ("Colourised photos",
+                                                save_comparison_grid(rows, run_dir / "report_grid.png"))]
+    metrics = _last_metrics(run_dir)
+    table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in metrics.items())
+    cfg = (run_dir / "config.toml").read_text() if (run_dir / "config.toml").is_file() else ""
+    sections = [(title, _img_tag(p, title)) for title, p in extra_sections]
+    sections += [("Colour bins", _img_tag(run_dir / "bins.png", "palette")),
+                 ("Loss curves", _img_tag(run_dir / "loss.png", "loss curve")),
+                 ("Validation samples (latest)", _img_tag(run_dir / "samples.png", "samples"))]
+    body = "".join(f"<h2>{html.escape(t)}</h2>{content}" for t, content in sections)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>colorclass run {html.escape(run_dir.name)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}img{{max-width:100%}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
+pre{{background:#f4f4f4;padding:1em;overflow:auto}}.missing{{color:#999}}</style></head><body>
+<h1>colorclass run: {html.escape(str(run_dir))}</h1>
+{body}
+<h2>Last logged values</h2><table>{table}</table>
+<h2>Resolved config</h2><pre>{html.escape(cfg)}</pre>
+</body></html>"""
+    out = run_dir / "report.html"
+    out.write_text(page, encoding="utf-8")
+    return out
