@@ -8,6 +8,7 @@ The output's L channel is the input's L (up to 8-bit rounding and gamut clipping
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,7 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     Unreadable files are skipped and counted; the job never stops on one bad file.
     Returns the written paths.
     """
+    from .color import GamutWarning
     from .data import SkipReport, UnreadableImage, load_rgb
 
     run = load_run(run_dir, device=device)
@@ -139,7 +141,9 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
         except UnreadableImage as e:
             skipped.add(f, e.reason)
             continue
-        img, n = colorize_array(rgb, run, method=method, temperature=temperature, size=size)
+        with warnings.catch_warnings():  # clipping is counted and reported once, below
+            warnings.simplefilter("ignore", GamutWarning)
+            img, n = colorize_array(rgb, run, method=method, temperature=temperature, size=size)
         clipped += n
         dst = out_dir / f"{f.stem}.png"
         Image.fromarray(img).save(dst)

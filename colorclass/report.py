@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -83,7 +84,8 @@ class SampleGridCallback(Callback):
         model = getattr(trainer, "raw_model", trainer.model)
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gamut clipping is expected early in training
             pred = self.task.predict_rgb(model, rgb, method=self.method, temperature=self.temperature)
         model.train(was_training)
         pred_u8 = (pred.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()

@@ -67,7 +67,7 @@ def _datasets(cfg: ExperimentConfig):
         raise ValueError(f"no usable training photos in {d.train!r}; `colorclass data {d.train}` shows why")
     common = dict(crop_size=d.crop_size, resize=d.resize, seed=cfg.train.seed, cache=d.cache)
     train_set = ImageFolderDataset(train_files, flip=d.flip, min_scale=d.min_scale, rotate=d.rotate,
-                                   shear=d.shear, train=True, **common)
+                                   shear=d.shear, train=True, repeat=d.repeat, **common)
     val_set = ImageFolderDataset(val_files, train=False, **common) if val_files else None
     return train_set, val_set
 

@@ -169,7 +169,7 @@ class Trainer:
             loss, logs = self.task.training_loss(self.model, batch)
         if not torch.isfinite(loss.detach()):
             raise NonFiniteLossError(
-                f"loss became {float(loss)} at epoch {self.epoch}, iteration {self.iteration}; stopped. "
+                f"loss became {float(loss.detach())} at epoch {self.epoch}, iteration {self.iteration}; stopped. "
                 "The last good checkpoint is intact: lower optim.lr or set optim.grad_clip, then --resume")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
