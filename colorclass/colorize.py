@@ -39,8 +39,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     import quantize
 
     from .config import load_config
-    from .models import build_model
-    from .train import resolve_device
+    from .train import model_from_config, resolve_device
 
     run_dir = Path(run_dir)
     for name in ("config.toml", "bins.npz", "model.safetensors"):
@@ -50,8 +49,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     cfg = load_config(str(run_dir / "config.toml"), [])
     bins = quantize.load_bins(run_dir / "bins.npz")
     regression = cfg.loss.name == "mse"
-    model = build_model(cfg.model.name, out_channels=2 if regression else bins.n_bins,
-                        width=cfg.model.width, kernel_size=cfg.model.kernel_size)
+    model = model_from_config(cfg, bins.n_bins)
     weights = run_dir / ("best.safetensors" if (run_dir / "best.safetensors").is_file() else "model.safetensors")
     model.load_state_dict(load_file(str(weights)))
     dev = resolve_device(device)

@@ -57,6 +57,7 @@ class ModelConfig:
     name: str = "unet"
     width: int = 32
     kernel_size: int = 3
+    depth: int = 0               # deep_unet only: number of stride-2 levels (0 = its default, 8)
     init_from: str = ""          # run folder or .safetensors of a previous stage
 
 

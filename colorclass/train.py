@@ -14,7 +14,7 @@ import torch
 
 from .config import ExperimentConfig, load_config
 
-__all__ = ["run_training", "resume_training", "build_experiment", "resolve_device"]
+__all__ = ["run_training", "resume_training", "build_experiment", "resolve_device", "model_from_config"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,14 +74,12 @@ def _datasets(cfg: ExperimentConfig):
 
 def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device):
     """Bins, datasets, model and task for one config (no training)."""
-    from .models import build_model, init_from_previous_stage
+    from .models import init_from_previous_stage
     from .task import ColorizationTask
 
     bins = _load_or_fit_bins(cfg, run_dir)
     train_set, val_set = _datasets(cfg)
-    out_channels = 2 if cfg.loss.name == "mse" else bins.n_bins
-    model = build_model(cfg.model.name, out_channels=out_channels, width=cfg.model.width,
-                        kernel_size=cfg.model.kernel_size)
+    model = model_from_config(cfg, bins.n_bins)
     if cfg.model.init_from:
         init_from_previous_stage(model, _load_weights(cfg.model.init_from))
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
@@ -89,6 +87,16 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device)
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
                             output_stride=model.output_stride, device=device)
     return bins, train_set, val_set, model, task
+
+
+def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
+    """The network of ``cfg.model`` with Q = ``n_bins`` outputs (2 for the MSE baseline)."""
+    from .models import build_model
+
+    m = cfg.model
+    extra = {"depth": m.depth} if m.depth else {}
+    return build_model(m.name, out_channels=2 if cfg.loss.name == "mse" else n_bins, width=m.width,
+                       kernel_size=m.kernel_size, **extra)
 
 
 def _load_weights(path: str) -> dict[str, torch.Tensor]:
