@@ -96,6 +96,10 @@ class SampleGridCallback(Callback):
         it = int(getattr(trainer, "iteration", 0))
         out = save_comparison_grid(rows, folder / f"iter_{it:07d}.png", title=f"iteration {it}")
         (self.run_dir / "samples.png").write_bytes(out.read_bytes())
+        for cb in getattr(trainer, "callbacks", []):
+            if hasattr(cb, "add_image"):  # TensorBoard, when installed
+                from PIL import Image
+                cb.add_image("samples", np.asarray(Image.open(out).convert("RGB")), it)
 
     def on_iteration_end(self, trainer, logs) -> None:
         it = int(getattr(trainer, "iteration", 0))

@@ -115,3 +115,26 @@ def test_usage_errors_are_one_line_exit_2(argv, fragment):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_data_command_describes_folder(tmp_path, capsys):
+    data = make_photos(tmp_path / "d", 3)
+    (data / "broken.jpg").write_text("not a photo")
+    assert main(["data", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert "4" in text and "not an image" in text
+
+
+def test_summary_command(capsys):
+    assert main(["summary", "--model", "unet", "--size", "32", "--bins", "24", "--width", "8"]) == 0
+    text = capsys.readouterr().out
+    from colorclass.models import build_model
+    n = sum(p.numel() for p in build_model("unet", out_channels=24, width=8).parameters())
+    assert f"{n:,}" in text or str(n) in text
+
+
+def test_plot_command_redraws_loss_png(trained_run):
+    _, _, run = trained_run
+    (run / "loss.png").unlink()
+    assert main(["plot", str(run)]) == 0
+    assert (run / "loss.png").stat().st_size > 1000
