@@ -38,27 +38,34 @@ class Callback:
 
 class CSVLogger(Callback):
     """Append rows to ``RUN_DIR/log.csv``: training rows every ``log_every`` iterations,
-    validation rows after each validation. Columns: LOG_COLUMNS, then any extra metrics
-    (the header is fixed at the first write; a resumed run keeps appending)."""
+    validation rows after each validation. Columns: LOG_COLUMNS, then any extra metrics of
+    the first validation (a resumed run keeps the file's header and appends)."""
 
     def __init__(self, run_dir: str | Path, *, log_every: int = 20) -> None:
         self.path = Path(run_dir) / "log.csv"
         self.log_every = max(1, log_every)
         self.columns: list[str] | None = None
         self._loss_sum, self._loss_n = 0.0, 0
+        self._pending: list[dict[str, Any]] = []
 
-    def _write(self, row: dict[str, Any]) -> None:
+    def _write(self, row: dict[str, Any], *, header_from: dict[str, Any] | None = None) -> None:
+        """Append ``row``. The header is fixed at the first validation (so that the task's extra
+        metrics become columns); training rows before it wait in memory."""
+        if self.columns is None and self.path.is_file() and self.path.stat().st_size:
+            with open(self.path, newline="") as f:  # resumed run: keep its header
+                self.columns = next(csv.reader(f))
         if self.columns is None:
-            if self.path.is_file() and self.path.stat().st_size:
-                with open(self.path, newline="") as f:
-                    self.columns = next(csv.reader(f))
-            else:
-                extra = sorted(k for k in row if k not in LOG_COLUMNS)
-                self.columns = LOG_COLUMNS + extra
-                with open(self.path, "w", newline="") as f:
-                    csv.writer(f).writerow(self.columns)
+            self._pending.append(row)
+            if header_from is None:
+                return
+            self.columns = LOG_COLUMNS + sorted(k for k in header_from if k not in LOG_COLUMNS)
+            with open(self.path, "w", newline="") as f:
+                csv.writer(f).writerow(self.columns)
+            rows, self._pending = self._pending, []
+        else:
+            rows = [row]
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row.get(c)) for c in self.columns])
+            csv.writer(f).writerows([[_fmt(r.get(c)) for c in self.columns] for r in rows])
 
     def _base(self, trainer) -> dict[str, Any]:
         return {"epoch": trainer.epoch, "iteration": trainer.iteration, "lr": trainer.current_lr(),
@@ -77,10 +84,13 @@ class CSVLogger(Callback):
 
     def on_validation_end(self, trainer, metrics) -> None:
         self._flush_train(trainer)
-        self._write({**self._base(trainer), **metrics})
+        row = {**self._base(trainer), **metrics}
+        self._write(row, header_from=row)
 
     def on_train_end(self, trainer, summary) -> None:
         self._flush_train(trainer)
+        if self._pending:  # no validation ever ran
+            self._write(self._pending.pop(), header_from={})
 
 
 def _fmt(v: Any) -> str:

@@ -97,6 +97,8 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
 
     start = time.time()
     out = Path(out)
+    for stale in ("checkpoint.safetensors", "log.csv", "bins.npz"):  # the demo always starts afresh
+        (out / stale).unlink(missing_ok=True)
     train, held = export_embedded_photos(out / "photos")
     print(f"[1/4] photos: {len(list(train.iterdir()))} for training, held out: {', '.join(HELD_OUT)}")
     bins = quantize.fit_bins_from_folder(train, out / "bins.npz", family="kmeans", k=24, seed=seed)

@@ -117,6 +117,9 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
     from .trainer import Trainer
 
     run_dir = Path(cfg.out)
+    if not resume and (run_dir / "checkpoint.safetensors").is_file():
+        raise ValueError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
+                         f"--resume {run_dir} or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.train.device)
     bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device)

@@ -45,6 +45,9 @@ class Trainer:
                  resume: bool = False, collate_fn=None) -> None:
         self.cfg, self.task, self.run_dir = config, task, Path(run_dir)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
+        if not resume and (self.run_dir / "checkpoint.safetensors").is_file():
+            raise ValueError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with "
+                             f"--resume {self.run_dir} or choose another --out")
         self.rank, self.world = self._init_distributed()
         self.is_main_process = self.rank == 0
         self.device = self._device()

@@ -138,3 +138,9 @@ def test_plot_command_redraws_loss_png(trained_run):
     (run / "loss.png").unlink()
     assert main(["plot", str(run)]) == 0
     assert (run / "loss.png").stat().st_size > 1000
+
+
+def test_existing_run_is_not_overwritten(trained_run, capsys):
+    _, data, run = trained_run
+    assert train_main(["--data", str(data), "--out", str(run)]) == 2
+    assert "--resume" in capsys.readouterr().err
