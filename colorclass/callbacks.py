@@ -8,6 +8,8 @@ runs callbacks under DDP.
 from __future__ import annotations
 
 import csv
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +104,11 @@ def _fmt(v: Any) -> str:
 
 
 class PlotCallback(Callback):
-    """Redraw ``RUN_DIR/loss.png`` from log.csv after every validation and at the end."""
+    """Redraw ``RUN_DIR/loss.png`` from log.csv after validations (at most every
+    ``min_seconds``) and at the end."""
 
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: str | Path, *, min_seconds: float = 20.0) -> None:
+        self.run_dir, self.min_seconds, self._last = Path(run_dir), min_seconds, -math.inf
 
     def _plot(self) -> None:
         from .plots import plot_log
@@ -114,7 +117,9 @@ class PlotCallback(Callback):
             plot_log(self.run_dir)
 
     def on_validation_end(self, trainer, metrics) -> None:
-        self._plot()
+        if time.monotonic() - self._last >= self.min_seconds:
+            self._plot()
+            self._last = time.monotonic()
 
     def on_train_end(self, trainer, summary) -> None:
         self._plot()
