@@ -1,1 +1,22 @@
-"""quantize: colour bins (k-means, Hue-Chroma GMM, Lab ab grid) and target encoding."""
+"""quantize: colour bins (k-means, Hue-Chroma GMM and grid, Lab ab grid) and target encoding.
+
+Pipeline: photos -> **quantize (fit bins) -> encode targets** -> network -> loss -> decode -> ...
+
+    bins = quantize.fit_bins_from_folder("photos/", "bins.npz", family="kmeans", k=24)
+    bins = quantize.load_bins("bins.npz")
+    labels = bins.encoder().hard(rgb_u8)                    # (B, H, W) int64
+    weights = quantize.rebalance_weights(bins.prior, lam=0.5)
+"""
+from .bins import FAMILIES, Bins, BinsFileError, load_bins
+from .encoder import Encoder
+from .grid import ABGridBins, zhang313_centers
+from .huechroma import GMMBins, HueChromaGridBins
+from .kmeans import KMeansBins
+from .prior import bin_counts, compute_prior, prior_from_counts, rebalance_weights
+from .fit import fit_bins_from_folder, format_summary, make_bins
+
+__all__ = [
+    "Bins", "BinsFileError", "Encoder", "FAMILIES", "KMeansBins", "GMMBins", "HueChromaGridBins", "ABGridBins",
+    "load_bins", "zhang313_centers", "bin_counts", "compute_prior", "prior_from_counts", "rebalance_weights",
+    "fit_bins_from_folder", "format_summary", "make_bins",
+]
