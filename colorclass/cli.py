@@ -226,7 +226,9 @@ def _run_evaluate(a: argparse.Namespace) -> int:
 
 def _add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--images", metavar="DIR", help="photos to show in the grid (default: the run's validation photos)")
+    p.add_argument("--images", metavar="DIR", help="also colourise these photos into a gray | predicted | truth grid")
+    p.add_argument("--activations", metavar="IMAGE",
+                   help="also draw the per-layer activations of the network on this photo")
     p.set_defaults(handler=_run_report)
 
 
@@ -234,7 +236,16 @@ def _run_report(a: argparse.Namespace) -> int:
     from .report import build_run_report
 
     _require_dir(a.run_dir, "RUN_DIR")
-    print(f"report: {build_run_report(a.run_dir, images=a.images)}")
+    extra = []
+    if a.activations:
+        from .activations import save_activation_grid
+
+        if not Path(a.activations).is_file():
+            raise UsageError(f"report: --activations {a.activations!r} is not a file; pass one photo")
+        png = save_activation_grid(a.run_dir, a.activations, Path(a.run_dir) / "activations.png")
+        print(f"wrote {png}")
+        extra.append(("Per-layer activations", png))
+    print(f"report: {build_run_report(a.run_dir, images=a.images, extra_sections=extra)}")
     return 0
 
 

@@ -144,3 +144,11 @@ def test_existing_run_is_not_overwritten(trained_run, capsys):
     _, data, run = trained_run
     assert train_main(["--data", str(data), "--out", str(run)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_report_with_activations(trained_run):
+    root, data, run = trained_run
+    photo = sorted(data.iterdir())[0]
+    assert main(["report", str(run), "--activations", str(photo)]) == 0
+    assert (run / "activations.png").stat().st_size > 10_000
+    assert "Per-layer activations" in (run / "report.html").read_text()
