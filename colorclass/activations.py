@@ -118,7 +118,7 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
 
 
 def _prediction_row(axes, run, rgb_u8: np.ndarray, x: Tensor, size: int | None) -> None:
-    """Last row: truth, colourised, argmax bin colours, confidence."""
+    """Last row: truth, colourised, argmax bin colours, confidence, region averages."""
     import warnings
 
     from .colorize import colorize_array
@@ -128,14 +128,31 @@ def _prediction_row(axes, run, rgb_u8: np.ndarray, x: Tensor, size: int | None) 
         colour, _ = colorize_array(rgb_u8, run, size=size)
     panels = [(rgb_u8, "truth"), (colour, "colourised")]
     if not run.regression:
-        with torch.no_grad():
-            probs = run.model(x).float().softmax(1)[0]
-        conf, label = probs.max(0)
-        from .color import lab_to_rgb_with_gamut
-        ab = torch.as_tensor(run.bins.centers_ab, dtype=torch.float32)[label]          # (h, w, 2)
-        lab = torch.cat([torch.full_like(ab[..., :1], 65.0), ab], -1)
-        panels += [(lab_to_rgb_with_gamut(lab, dim=-1)[0].numpy(), "argmax bin"),
-                   (conf.numpy(), "confidence")]
+        panels += _label_panels(run, rgb_u8, x)
     for ax, (img, title) in zip(axes, panels):
         ax.imshow(img, cmap="viridis" if img.ndim == 2 else None, vmin=0, vmax=1 if img.ndim == 2 else None)
         ax.set_title(title, fontsize=7)
+
+
+def _label_panels(run, rgb_u8: np.ndarray, x: Tensor) -> list[tuple[np.ndarray, str]]:
+    """Argmax bin colours, confidence, and the true photo averaged over the regions of the
+    predicted and of the target labels (what the labels mean for this photo)."""
+    import torch.nn.functional as F
+
+    from .color import lab_to_rgb_with_gamut
+    from .decode import region_average
+
+    with torch.no_grad():
+        probs = run.model(x).float().softmax(1)
+    conf, label = probs.max(1)                                                      # (1, h, w)
+    ab = torch.as_tensor(run.bins.centers_ab, dtype=torch.float32)[label[0]]       # (h, w, 2)
+    lab = torch.cat([torch.full_like(ab[..., :1], 65.0), ab], -1)
+    truth = torch.from_numpy(rgb_u8).permute(2, 0, 1)[None].float()
+    truth = F.interpolate(truth, size=label.shape[1:], mode="area")                 # (1, 3, h, w)
+    target = run.bins.encoder().hard(truth.round().clamp(0, 255).byte())
+    by_pred = region_average(label, truth / 255)[0].permute(1, 2, 0).numpy()
+    by_target = region_average(target, truth / 255)[0].permute(1, 2, 0).numpy()
+    return [(lab_to_rgb_with_gamut(lab, dim=-1)[0].numpy(), "argmax bin"),
+            (conf[0].numpy(), "confidence"),
+            (by_pred.clip(0, 1), "regions: pred."),
+            (by_target.clip(0, 1), "regions: target")]
