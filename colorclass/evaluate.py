@@ -48,7 +48,7 @@ def image_metrics(pred_u8: np.ndarray, truth_u8: np.ndarray) -> dict[str, float 
             "colorfulness_true": float(hasler_susstrunk(truth_u8))}
 
 
-def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, bins, encoder) -> tuple[int, int]:
+def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, encoder) -> tuple[int, int]:
     """Argmax-bin hits against nearest-bin labels of the truth resized to the output size."""
     h, w = output.shape[2:]
     rgb = torch.from_numpy(truth_u8).permute(2, 0, 1)[None].float()
@@ -92,7 +92,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
         sums["ct"] += m["colorfulness_true"]
         sums["clipped"] += int(n_clipped)
         if encoder is not None:
-            hits, n = _pixel_hits(p["output"], truth, run.bins, encoder)
+            hits, n = _pixel_hits(p["output"], truth, encoder)
             sums["hits"] += hits
             sums["labels"] += n
     n_img = len(files)

@@ -65,7 +65,8 @@ def _datasets(cfg: ExperimentConfig):
         train_files, val_files = split_files(files, val_fraction=d.val_fraction, seed=cfg.train.seed)
     if not train_files:
         raise ValueError(f"no usable training photos in {d.train!r}; `colorclass data {d.train}` shows why")
-    common = dict(crop_size=d.crop_size, resize=d.resize, seed=cfg.train.seed, cache=d.cache)
+    # files are already scanned above (the dataset's own scan is then a cache hit, kept quiet)
+    common = dict(crop_size=d.crop_size, resize=d.resize, seed=cfg.train.seed, cache=d.cache, progress=False)
     train_set = ImageFolderDataset(train_files, flip=d.flip, min_scale=d.min_scale, rotate=d.rotate,
                                    shear=d.shear, train=True, repeat=d.repeat, **common)
     val_set = ImageFolderDataset(val_files, train=False, **common) if val_files else None

@@ -8,6 +8,8 @@ are refused with :class:`InputSizeError`; :func:`pad_to_multiple` and :func:`cro
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -87,8 +89,9 @@ class ColorNet(nn.Module):
         check_input(x, multiple=self.input_multiple, minimum=self.min_input_size, name=self.arch)
         return self.body(x)
 
-    def body(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def body(self, x: Tensor) -> Tensor:
+        """The network proper (subclasses define it); input already validated."""
 
 
 def bilinear_kernel_2x(channels: int) -> Tensor:
