@@ -132,7 +132,13 @@ _CHOICES = {
     "bins.space": ("", "rgb", "lab", "hc", "ab"),
 }
 _POSITIVE = {"data.crop_size", "data.repeat", "train.batch_size", "model.width", "model.kernel_size",
-             "loss.lowpass", "bins.soft_neighbors", "bins.k"}
+             "loss.lowpass", "bins.soft_neighbors", "bins.k", "train.epochs", "optim.lr", "bins.soft_sigma",
+             "decode.temperature", "train.log_every"}
+_NON_NEGATIVE = {"data.resize", "data.rotate", "data.shear", "data.min_colorfulness", "data.max_images",
+                 "data.num_workers", "model.depth", "optim.weight_decay", "optim.grad_clip",
+                 "train.max_minutes", "train.seed", "train.checkpoint_every", "train.sample_every",
+                 "train.early_stop_patience", "train.overfit_batches"}
+_UNIT_INTERVAL = {"data.val_fraction", "data.min_scale", "loss.rebalance_lambda"}
 
 
 def _field_types(cls: type) -> dict[str, type]:
@@ -162,8 +168,17 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
 def _validate(key: str, value: Any) -> None:
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(c) for c in _CHOICES[key])}")
-    if key in _POSITIVE and value < 1:
-        raise ConfigError(f"{key}: must be >= 1, got {value!r}")
+    if key in _POSITIVE and not value > 0:
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+    if key in _NON_NEGATIVE and value < 0:
+        raise ConfigError(f"{key}: must be >= 0, got {value!r}")
+    if key in _UNIT_INTERVAL and not 0 <= value <= 1:
+        raise ConfigError(f"{key}: must be in [0, 1], got {value!r}")
+    if key == "model.name":
+        from .models import MODELS  # torch import, only when a model name is given
+
+        if value not in MODELS:
+            raise ConfigError(f"model.name: unknown model {value!r}; choose one of {', '.join(MODELS)}")
 
 
 def _unknown(key: str, valid: Sequence[str]) -> ConfigError:
