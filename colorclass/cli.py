@@ -4,12 +4,13 @@
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
-line and exit with code 2; no traceback. Heavy imports happen inside each handler so that
+line and exit with code 2; no traceback (set COLORCLASS_DEBUG=1 to see one). Heavy imports happen inside each handler so that
 ``--help`` is instant.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -303,8 +304,17 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (ConfigError, FileNotFoundError, ValueError) as e:
+        if os.environ.get("COLORCLASS_DEBUG"):  # show the traceback when debugging
+            raise
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except RuntimeError as e:
+        from .trainer import NonFiniteLossError  # torch is loaded by then
+
+        if not isinstance(e, NonFiniteLossError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
