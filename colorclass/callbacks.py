@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["Callback", "CSVLogger", "PlotCallback", "TensorBoardCallback", "LOG_COLUMNS"]
+__all__ = ["Callback", "EveryN", "CSVLogger", "PlotCallback", "TensorBoardCallback", "LOG_COLUMNS"]
 
 LOG_COLUMNS = ["epoch", "iteration", "train_loss", "val_loss", "pixel_acc", "miou", "lr",
                "images_per_s", "elapsed_s"]
@@ -36,6 +37,38 @@ class Callback:
 
     def on_train_end(self, trainer, summary: dict[str, Any]) -> None:
         pass
+
+
+class EveryN(Callback):
+    """Run ``fn(trainer, when)`` every ``every`` iterations (0 = never) and, with
+    ``at_epoch_end``, after each epoch's validation; ``when`` is "iteration" or "epoch".
+    Fires at most once per iteration (an epoch ending on a multiple of ``every`` fires once).
+    Subclasses may override :meth:`fire` instead of passing ``fn``."""
+
+    def __init__(self, fn: Callable[[Any, str], None] | None = None, *, every: int = 0,
+                 at_epoch_end: bool = True) -> None:
+        if every < 0:
+            raise ValueError(f"every must be >= 0 iterations, got {every}")
+        if fn is None and type(self).fire is EveryN.fire:
+            raise TypeError("EveryN needs fn(trainer, when) or a subclass that overrides fire()")
+        self.fn, self.every, self.at_epoch_end = fn, every, at_epoch_end
+        self._last_fired: int | None = None
+
+    def fire(self, trainer, when: str) -> None:
+        self.fn(trainer, when)
+
+    def _maybe_fire(self, trainer, when: str) -> None:
+        if self._last_fired != trainer.iteration:
+            self._last_fired = trainer.iteration
+            self.fire(trainer, when)
+
+    def on_iteration_end(self, trainer, logs) -> None:
+        if self.every and trainer.iteration % self.every == 0:
+            self._maybe_fire(trainer, "iteration")
+
+    def on_epoch_end(self, trainer, metrics) -> None:
+        if self.at_epoch_end:
+            self._maybe_fire(trainer, "epoch")
 
 
 class CSVLogger(Callback):
@@ -69,8 +102,31 @@ class CSVLogger(Callback):
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerows([[_fmt(r.get(c)) for c in self.columns] for r in rows])
 
+    def on_train_start(self, trainer) -> None:
+        """A fresh run starts a fresh file; a resumed one drops the rows written after its
+        checkpoint (they are about to be trained again), so iterations stay increasing."""
+        if not self.path.is_file():
+            return
+        if not getattr(trainer, "resumed", False):
+            self.path.unlink()  # left by a run that died before its first checkpoint
+            return
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        header, body = rows[0], rows[1:]
+        col = header.index("iteration") if "iteration" in header else None
+        keep = [r for r in body if col is None or not r[col] or float(r[col]) <= trainer.iteration]
+        if len(keep) < len(body):
+            tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
+            with open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows([header, *keep])
+            os.replace(tmp, self.path)
+
     def _base(self, trainer) -> dict[str, Any]:
-        return {"epoch": trainer.epoch, "iteration": trainer.iteration, "lr": trainer.current_lr(),
+        # epoch column: 1-based epoch the row belongs to (in progress, or just finished)
+        epoch = trainer.epoch + (1 if getattr(trainer, "batch_in_epoch", 0) else 0)
+        return {"epoch": epoch, "iteration": trainer.iteration, "lr": trainer.current_lr(),
                 "images_per_s": trainer.images_per_second(), "elapsed_s": trainer.elapsed()}
 
     def on_iteration_end(self, trainer, logs) -> None:

@@ -8,9 +8,11 @@ key. ``config_to_toml`` writes the resolved config that every run folder records
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -99,6 +101,8 @@ class TrainConfig:
     early_stop_patience: int = 0  # 0 = off
     overfit_batches: int = 0
     log_every: int = 20
+    deterministic: bool = False  # CUDA: deterministic cuDNN kernels (slower); CPU runs are always exact
+    sync_bn: bool = False        # multi-GPU DDP: synchronise BatchNorm statistics across GPUs
 
 
 @dataclass(frozen=True)
@@ -264,10 +268,11 @@ def replace_config(cfg: ExperimentConfig, **dotted: Any) -> ExperimentConfig:
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, (int, float)):
         return repr(v)
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
+    return json.dumps(str(v), ensure_ascii=False)  # JSON string escapes are valid TOML basic strings
 
 
 def config_to_toml(cfg: ExperimentConfig) -> str:

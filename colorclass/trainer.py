@@ -7,13 +7,22 @@ The ``task`` implements the Trainer protocol of docs/ARCHITECTURE.md (``training
 channels-last, ``torch.compile``), DDP under ``torchrun``, the data order (a function of
 (seed, epoch) only, so resumed runs are exact), schedules, early stopping, time budgets,
 crash-safe checkpoints and callbacks.
+
+``train.batch_size`` is per process: under DDP the global batch is ``batch_size * world``.
+A run stops cleanly (checkpoint at that iteration, then the summary) on the time budget,
+``trainer.request_stop(reason)`` from a callback, or the first Ctrl-C; every rank agrees on
+the iteration. A NaN/inf loss raises :class:`NonFiniteLossError` before the optimiser step,
+leaving the last checkpoint as it was. Only rank 0 runs callbacks and writes files.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,8 +35,8 @@ from tqdm import tqdm
 from .callbacks import Callback, CSVLogger, PlotCallback, TensorBoardCallback
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
 from .config import ExperimentConfig, config_to_toml
-from .training_utils import (EpochSampler, build_optimizer, build_scheduler, collate_sum, git_revision,
-                             improved, seed_everything)
+from .distributed import ShardedEpochSampler, agree, all_reduce_sums, init_distributed
+from .training_utils import build_optimizer, build_scheduler, collate_sum, git_revision, improved, seed_everything
 
 __all__ = ["Trainer", "NonFiniteLossError"]
 
@@ -48,21 +57,23 @@ class Trainer:
         if not resume and (self.run_dir / "checkpoint.safetensors").is_file():
             raise ValueError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with "
                              f"--resume {self.run_dir} or choose another --out")
-        self.rank, self.world = self._init_distributed()
+        self.rank, self.world, self._owns_group = init_distributed(self._device_type())
         self.is_main_process = self.rank == 0
         self.device = self._device()
-        seed_everything(config.train.seed)
+        seed_everything(config.train.seed + self.rank)  # independent dropout streams per rank
         self.raw_model = model.to(self.device)
         if config.train.channels_last:
             self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
         self.model = self._wrap(self.raw_model)
         self.optimizer = build_optimizer(self.raw_model.parameters(), config.optim)
-        self.scheduler = build_scheduler(self.optimizer, config.optim, epochs=config.train.epochs)
+        self.scheduler = self._scheduler()
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.iteration, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
         self.bad_epochs, self.images_seen, self.finished = 0, 0, False
+        self.stop_reason: str | None = None
+        self.resumed = resume
         self._start = time.time()
         self._elapsed_before = 0.0
         self._rate = (time.time(), 0)
@@ -78,22 +89,25 @@ class Trainer:
             self._restore()
 
     # ------------------------------------------------------------------ setup
-    @staticmethod
-    def _init_distributed() -> tuple[int, int]:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-    def _device(self) -> torch.device:
+    def _device_type(self) -> str:
         name = self.cfg.train.device
         if name == "cuda" and not torch.cuda.is_available():
             raise ValueError("train.device 'cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
-        if name == "cpu" or not torch.cuda.is_available():
+        return "cpu" if name == "cpu" or not torch.cuda.is_available() else "cuda"
+
+    def _device(self) -> torch.device:
+        if self._device_type() == "cpu":
             return torch.device("cpu")
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
+        torch.backends.cudnn.benchmark = not self.cfg.train.deterministic
+        torch.backends.cudnn.deterministic = self.cfg.train.deterministic
         return torch.device("cuda", local)
+
+    def _scheduler(self):
+        # "plateau" watches the early-stopping metric, in its direction
+        return build_scheduler(self.optimizer, self.cfg.optim, epochs=self.cfg.train.epochs,
+                               mode=self.cfg.train.early_stop_mode)
 
     def _amp_dtype(self) -> torch.dtype | None:
         amp = self.cfg.train.amp
@@ -108,6 +122,8 @@ class Trainer:
             model = torch.compile(model)
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
+            if self.cfg.train.sync_bn and self.device.type == "cuda":
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         return model
 
@@ -116,11 +132,18 @@ class Trainer:
 
         (self.run_dir / "config.toml").write_text(config_to_toml(self.cfg))
         with open(self.run_dir / "command.txt", "a" if resume else "w") as f:
-            f.write((command or " ".join(sys.argv)) + "\n")
-        meta = {"colorclass_version": __version__, "git_revision": git_revision(),
-                "torch_version": torch.__version__, "device": str(self.device), "world_size": self.world,
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resume}
-        (self.run_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+            f.write((command or shlex.join(sys.argv)) + "\n")
+        session = {"colorclass_version": __version__, "git_revision": git_revision(),
+                   "torch_version": torch.__version__, "device": str(self.device), "world_size": self.world,
+                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        meta_path = self.run_dir / "meta.json"
+        if resume and meta_path.is_file():  # keep the first session's record, list the resumptions
+            meta = json.loads(meta_path.read_text())
+            meta["resumed"] = True
+            meta.setdefault("resumptions", []).append(session)
+        else:
+            meta = {**session, "resumed": False}
+        meta_path.write_text(json.dumps(meta, indent=2))
 
     # ------------------------------------------------------------------ progress info
     def current_lr(self) -> float:
@@ -138,15 +161,22 @@ class Trainer:
         limit = self.cfg.train.max_minutes
         return bool(limit) and time.time() - self._start > limit * 60
 
+    def request_stop(self, reason: str = "requested") -> None:
+        """Stop cleanly after the current iteration and checkpoint there (callbacks may call it;
+        under DDP every rank stops at the same iteration)."""
+        self.stop_reason = self.stop_reason or reason
+
     # ------------------------------------------------------------------ data
-    def _loader(self, dataset, *, epoch: int, start_batch: int = 0, shuffle: bool = True) -> DataLoader:
+    def _loader(self, dataset, *, epoch: int, start_batch: int = 0, shuffle: bool = True,
+                training: bool = True) -> DataLoader:
         t = self.cfg.train
         n = len(dataset)
         if t.overfit_batches:
             n, shuffle = min(n, t.overfit_batches * t.batch_size * self.world), False
-        sampler = EpochSampler(n, seed=t.seed, epoch=epoch, shuffle=shuffle, rank=self.rank,
-                               world=self.world, batch_size=t.batch_size, start_batch=start_batch)
-        if hasattr(dataset, "set_epoch"):
+        sampler = ShardedEpochSampler(n, seed=t.seed, epoch=epoch, shuffle=shuffle, rank=self.rank,
+                                      world=self.world, batch_size=t.batch_size, start_batch=start_batch,
+                                      pad=training)
+        if training and hasattr(dataset, "set_epoch"):
             dataset.set_epoch(0 if t.overfit_batches else epoch)
         workers = self.cfg.data.num_workers
         return DataLoader(dataset, batch_size=t.batch_size, sampler=sampler, num_workers=workers,
@@ -170,9 +200,14 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
             loss, logs = self.task.training_loss(self.model, batch)
-        if not torch.isfinite(loss.detach()):
+        value, n = float(loss.detach()), _batch_len(batch)
+        # one collective per step under DDP: the global mean loss, and whether any rank saw NaN/inf
+        loss_n, total_n, bad = agree([value * n if math.isfinite(value) else 0.0, float(n),
+                                      float(not math.isfinite(value))], self.device)
+        if bad:
+            shown = value if not math.isfinite(value) else "non-finite on another rank"
             raise NonFiniteLossError(
-                f"loss became {float(loss.detach())} at epoch {self.epoch}, iteration {self.iteration}; stopped. "
+                f"loss became {shown} at epoch {self.epoch + 1}, iteration {self.iteration + 1}; stopped. "
                 "The last good checkpoint is intact: lower optim.lr or set optim.grad_clip, then --resume")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -181,7 +216,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.cfg.optim.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return {"train_loss": float(loss.detach()), **{k: v for k, v in logs.items() if k != "loss"}}
+        return {"train_loss": loss_n / total_n, **{k: v for k, v in logs.items() if k != "loss"}}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -190,41 +225,45 @@ class Trainer:
             return {}
         self.model.eval()
         sums: dict[str, Any] = {}
-        loader = self._loader(self.val_set, epoch=0, shuffle=False)
+        loader = self._loader(self.val_set, epoch=0, shuffle=False, training=False)
         for batch in tqdm(loader, desc="validate", leave=False, disable=not self.is_main_process):
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
                 stats = self.task.validation_stats(self.raw_model, self._to_device(batch))
             sums = collate_sum(sums, stats)
-        if self.world > 1:
-            sums = self._all_reduce(sums)
-        return self.task.finalize_stats(sums)
-
-    def _all_reduce(self, sums: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for k in sorted(sums):
-            t = torch.as_tensor(sums[k], dtype=torch.float64, device=self.device).clone()
-            dist.all_reduce(t)
-            out[k] = t.cpu() if t.ndim else float(t)
-        return out
+        return self.task.finalize_stats(all_reduce_sums(sums, self.device))
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
-        """Train until ``train.epochs``, the time budget or early stopping; returns a summary."""
+        """Train until ``train.epochs``, the time budget, early stopping, ``request_stop`` or
+        Ctrl-C (the first one stops cleanly after the current iteration and checkpoints);
+        returns a summary (also printed on one screen)."""
+        try:
+            with _GracefulInterrupt(self):
+                return self._fit()
+        finally:
+            if self._owns_group and dist.is_initialized():
+                dist.destroy_process_group()
+
+    def _fit(self) -> dict[str, Any]:
         t = self.cfg.train
         for cb in self.callbacks:
             cb.on_train_start(self)
         self._start, self._rate = time.time(), (time.time(), self.images_seen)
         stop = "done" if self.finished or self.epoch >= t.epochs else "epochs"
         while stop == "epochs" and self.epoch < t.epochs:
+            if agree([float(self.stop_reason is not None)], self.device)[0]:  # e.g. Ctrl-C in validation
+                stop = self.stop_reason or "stopped on another rank"
+                break  # the epoch-end checkpoint was just written
             if self._train_epoch():
-                stop = "time budget"
-                self._after_validation(self.validate(), epoch_done=False)
+                stop = self.stop_reason or "stopped"
+                if stop == "time budget":  # report where a short run got to
+                    self._validate_and_save(epoch_done=False)
+                else:
+                    self._save()
                 break
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-            metrics = self.validate()
-            self._step_scheduler(metrics)
-            self._after_validation(metrics, epoch_done=True)
+            self._validate_and_save(epoch_done=True)
             if self.finished:
                 stop = "early stopping"
         if stop in ("epochs", "early stopping"):
@@ -238,7 +277,8 @@ class Trainer:
         return summary
 
     def _train_epoch(self) -> bool:
-        """One (possibly resumed) epoch; True when the time budget ran out inside it."""
+        """One (possibly resumed) epoch; True when asked to stop inside it (time budget,
+        ``request_stop``, Ctrl-C) -- every rank agrees on the iteration."""
         t = self.cfg.train
         loader = self._loader(self.train_set, epoch=self.epoch, start_batch=self.batch_in_epoch)
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="batch",
@@ -255,6 +295,9 @@ class Trainer:
             if t.checkpoint_every and self.iteration % t.checkpoint_every == 0:
                 self._save()
             if self._out_of_time():
+                self.request_stop("time budget")
+            if agree([float(self.stop_reason is not None)], self.device)[0]:
+                self.stop_reason = self.stop_reason or "stopped on another rank"
                 bar.close()
                 return True
         return False
@@ -269,8 +312,29 @@ class Trainer:
         else:
             self.scheduler.step()
 
-    def _after_validation(self, metrics: dict[str, float], *, epoch_done: bool) -> None:
+    def _validate_and_save(self, *, epoch_done: bool) -> None:
+        """Validate, step the schedule (epoch ends), track the best metric and early stopping,
+        run the callbacks, then checkpoint. Validation and callbacks leave the RNG untouched,
+        so the training stream (dropout, ...) never depends on them and resumes exactly."""
+        rng = capture_rng()
+        metrics = self.validate()
+        is_best = self._track_best(metrics, epoch_done=epoch_done)
+        for cb in self.callbacks:
+            cb.on_validation_end(self, metrics)
+        if epoch_done:
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, metrics)
+            self._step_scheduler(metrics)  # after the callbacks: log.csv shows the lr the epoch used
+        restore_rng(rng)
+        if is_best and self.is_main_process:
+            save_weights(self.run_dir / "best.safetensors", self.raw_model.state_dict())
+        self._save()
+
+    def _track_best(self, metrics: dict[str, float], *, epoch_done: bool) -> bool:
         t = self.cfg.train
+        if metrics and t.early_stop_metric not in metrics:
+            raise ValueError(f"train.early_stop_metric {t.early_stop_metric!r} is not among the validation "
+                             f"metrics {sorted(metrics)}; set --set train.early_stop_metric=val_loss")
         value = metrics.get(t.early_stop_metric)
         is_best = value is not None and math.isfinite(value) and improved(value, self.best, t.early_stop_mode)
         if is_best:
@@ -279,14 +343,7 @@ class Trainer:
             self.bad_epochs += 1
             if t.early_stop_patience and self.bad_epochs >= t.early_stop_patience:
                 self.finished = True
-        for cb in self.callbacks:
-            cb.on_validation_end(self, metrics)
-        if epoch_done:
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, metrics)
-        if is_best and self.is_main_process:
-            save_weights(self.run_dir / "best.safetensors", self.raw_model.state_dict())
-        self._save()
+        return is_best
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict[str, Any]:
@@ -314,6 +371,8 @@ class Trainer:
         if s["scaler"]:
             self.scaler.load_state_dict(s["scaler"])
         restore_rng(s["rng"])
+        if self.rank:  # only rank 0's RNG is saved; the other ranks get fresh, distinct streams
+            seed_everything(self.cfg.train.seed + 1_000_003 * self.rank + s["iteration"])
         self.epoch, self.iteration, self.batch_in_epoch = s["epoch"], s["iteration"], s["batch_in_epoch"]
         self.best, self.bad_epochs, self.images_seen = s["best"], s["bad_epochs"], s["images_seen"]
         self._elapsed_before, self.finished = s["elapsed"], s["finished"]
@@ -340,6 +399,31 @@ class Trainer:
             f"  run folder: {s['run_dir']} (log.csv, loss.png, model.safetensors, best.safetensors)",
             f"  resume with: train-classifier --resume {s['run_dir']}",
             "-" * 60])
+
+
+class _GracefulInterrupt:
+    """While training: the first Ctrl-C asks the trainer to stop after the current iteration
+    (with a checkpoint); a second one aborts at once. Only in the main thread."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer, self.previous = trainer, None
+
+    def __enter__(self) -> "_GracefulInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.trainer.stop_reason == "interrupted":
+            raise KeyboardInterrupt
+        self.trainer.request_stop("interrupted")
+        if self.trainer.is_main_process:
+            print("\nstopping after this iteration (Ctrl-C again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc) -> bool:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def _batch_len(batch: Any) -> int:

@@ -1,44 +1,22 @@
-"""Small generic pieces of the trainer: data order, optimisers, schedules, seeding, sums.
+"""Small generic pieces of the trainer: optimisers, schedules, seeding, sums (the data order
+lives in distributed.py).
 
-    trainer -> *EpochSampler, build_optimizer, build_scheduler, seed_everything, collate_sum*
+    trainer -> *build_optimizer, build_scheduler, seed_everything, collate_sum*
 """
 from __future__ import annotations
 
 import random
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
 
 from .config import OptimConfig
 
-__all__ = ["EpochSampler", "build_optimizer", "build_scheduler", "seed_everything", "collate_sum",
+__all__ = ["build_optimizer", "build_scheduler", "seed_everything", "collate_sum",
            "improved", "git_revision"]
-
-
-class EpochSampler(Sampler[int]):
-    """Indices of one epoch as a pure function of (seed, epoch): a seeded permutation (or
-    0..n-1 without shuffle), split across DDP ranks batch by batch, starting at ``start_batch``
-    (to resume mid-epoch). Rank r of W takes items r, r+W, ... so that the union of the ranks'
-    batches of size B equals the single-process batch of size B*W."""
-
-    def __init__(self, n: int, *, seed: int, epoch: int, shuffle: bool = True, rank: int = 0,
-                 world: int = 1, batch_size: int = 1, start_batch: int = 0) -> None:
-        if shuffle:
-            g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
-            order = torch.randperm(n, generator=g).tolist()
-        else:
-            order = list(range(n))
-        self.indices = order[rank::world][start_batch * batch_size:]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -55,8 +33,8 @@ def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
     raise ValueError(f"optim.name {cfg.name!r} is not one of adam, adamw, sgd, rmsprop")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, epochs: int):
-    """Per-epoch schedule (None for "none")."""
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, epochs: int, mode: str = "min"):
+    """Per-epoch schedule (None for "none"); "plateau" watches a metric in direction ``mode``."""
     if cfg.schedule == "none":
         return None
     if cfg.schedule == "step":
@@ -64,7 +42,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, epoch
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
     if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma,
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.gamma,
                                                           patience=cfg.plateau_patience)
     raise ValueError(f"optim.schedule {cfg.schedule!r} is not one of none, step, cosine, plateau")
 

@@ -46,3 +46,31 @@ def test_shipped_experiments_load_and_round_trip(path, tmp_path):
     out = tmp_path / "c.toml"
     out.write_text(config_to_toml(cfg))
     assert load_config(out) == cfg
+
+
+def test_bool_override_spellings_and_unknown_key_lists_valid_keys():
+    assert load_config(None, ["data.flip=0"]).data.flip is False
+    assert load_config(None, ["data.cache=1"]).data.cache is True
+    with pytest.raises(ConfigError, match=r"'optim\.lrate'.*valid keys:.*optim\.lr\b"):
+        load_config(None, ["optim.lrate=0.1"])
+    with pytest.raises(ConfigError, match=r"optim\.lr.*'fast'"):
+        load_config(None, ["optim.lr=fast"])
+
+
+def test_toml_round_trip_of_awkward_values(tmp_path):
+    odd = 'C:\\photos "new"\nline\ttab é'
+    cfg = replace_config(load_config(None), **{"data.train": odd, "name": "a'b", "optim.lr": 1e-12,
+                                               "train.deterministic": True})
+    path = tmp_path / "c.toml"
+    path.write_text(config_to_toml(cfg), encoding="utf-8")
+    back = load_config(path)
+    assert back == cfg and back.data.train == odd and back.optim.lr == 1e-12
+
+
+def test_replace_config_parses_strings_and_validates():
+    cfg = load_config(None)
+    assert replace_config(cfg, **{"train.epochs": "3"}).train.epochs == 3
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        replace_config(cfg, **{"train.batch_size": 0})
+    with pytest.raises(ConfigError, match="train.nope"):
+        replace_config(cfg, **{"train.nope": 1})

@@ -1,8 +1,13 @@
 """The generic trainer on a toy (colour-free) task: resume, crash safety, NaN stop, logs, DDP."""
 import csv
+import json
 import math
 import os
-import socket
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -155,34 +160,148 @@ def test_early_stopping_on_plateau(tmp_path):
     assert summary["stopped_by"] == "early stopping" and t.epoch < 50
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Hook:
+    """Callback running ``fn(trainer)`` at one iteration."""
+
+    def __init__(self, iteration, fn):
+        self.iteration, self.fn = iteration, fn
+
+    def on_train_start(self, t): pass
+    def on_validation_end(self, t, m): pass
+    def on_epoch_end(self, t, m): pass
+    def on_train_end(self, t, s): pass
+
+    def on_iteration_end(self, t, logs):
+        if t.iteration == self.iteration:
+            self.fn(t)
 
 
-def _ddp_worker(rank, world, port, out):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    t = trainer(out, "train.batch_size=4", "train.device=cpu", dropout=0.0)
+def _weights_equal(a, b):
+    return all(torch.equal(x, b[k]) for k, x in a.items()) and a.keys() == b.keys()
+
+
+@pytest.mark.parametrize("how", ["request_stop", "ctrl_c"])
+def test_clean_stop_checkpoints_there_and_resumes_exactly(tmp_path, how):
+    """No periodic checkpoints: the stop itself writes the mid-epoch checkpoint (iteration 8 of
+    18; epoch 2, batch 2), and the resumed run ends bitwise equal to an uninterrupted one."""
+    full = trainer(tmp_path / "full")
+    full.fit()
+    stop = (lambda t: t.request_stop("test")) if how == "request_stop" else \
+        (lambda t: os.kill(os.getpid(), signal.SIGINT))
+    summary = trainer(tmp_path / "cut", callbacks=[Hook(8, stop)]).fit()
+    assert summary["stopped_by"] == ("test" if how == "request_stop" else "interrupted")
+    _, state = load_checkpoint(tmp_path / "cut" / "checkpoint.safetensors")
+    assert (state["iteration"], state["epoch"], state["batch_in_epoch"]) == (8, 1, 2)
+    resumed = trainer(tmp_path / "cut", resume=True)
+    resumed.fit()
+    assert resumed.iteration == 18
+    assert _weights_equal(full.raw_model.state_dict(), resumed.raw_model.state_dict())
+
+
+def _log_rows(folder):
+    with open(folder / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resumed_log_has_no_duplicate_rows(tmp_path):
+    """A crash after the checkpoint at iteration 10 (rows 11, 12 already logged): the resumed
+    run drops those rows and logs them again, so log.csv equals an uninterrupted run's."""
+    full = trainer(tmp_path / "full", "train.checkpoint_every=5")
+    full.fit()
+    with pytest.raises(KeyboardInterrupt):
+        trainer(tmp_path / "cut", "train.checkpoint_every=5", callbacks=[StopAt(12)]).fit()
+    trainer(tmp_path / "cut", "train.checkpoint_every=5", resume=True).fit()
+    stable = ("epoch", "iteration", "train_loss", "val_loss", "lr")
+    cut = [[r[k] for k in stable] for r in _log_rows(tmp_path / "cut")]
+    assert cut == [[r[k] for k in stable] for r in _log_rows(tmp_path / "full")]
+    assert [r[0] for r in cut if r[3]] == ["1", "2", "3"]   # validation rows name the finished epoch
+
+
+def test_time_budget_stops_validates_and_checkpoints(tmp_path):
+    summary = trainer(tmp_path, "train.max_minutes=1e-9").fit()
+    assert summary["stopped_by"] == "time budget" and summary["iterations"] == 1
+    _, state = load_checkpoint(tmp_path / "checkpoint.safetensors")
+    assert state["iteration"] == 1 and not state["finished"]
+    rows = _log_rows(tmp_path)
+    assert rows[-1]["val_loss"] and (tmp_path / "best.safetensors").is_file()
+
+
+class ScoreTask(ToyTask):
+    """Adds a higher-is-better metric."""
+
+    def finalize_stats(self, sums):
+        m = super().finalize_stats(sums)
+        return {**m, "score": -m["val_loss"]}
+
+
+def test_plateau_schedule_follows_the_metric_direction(tmp_path):
+    """Validation loss falls every epoch, so a rising score must not count as a plateau."""
+    t = trainer(tmp_path, "optim.schedule=plateau", "optim.plateau_patience=0", "optim.lr=0.002",
+                "train.early_stop_metric=score", "train.early_stop_mode=max", "train.epochs=4",
+                task=ScoreTask(), dropout=0.0)
     t.fit()
-    torch.distributed.destroy_process_group()
+    scores = [-float(r["val_loss"]) for r in _log_rows(tmp_path) if r["val_loss"]]
+    assert scores == sorted(scores)                      # it kept improving ...
+    assert t.current_lr() == pytest.approx(0.002)        # ... so the lr was never cut
+    assert t.best == pytest.approx(scores[-1], rel=1e-5)
 
 
-def test_ddp_two_processes_match_single_process(tmp_path):
-    """2 gloo processes with batch 4 each == 1 process with batch 8 (tolerance 1e-5; no dropout,
-    whose masks depend on how the batch is split)."""
-    import torch.multiprocessing as mp
+def test_unknown_early_stop_metric_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"'miou'.*\['val_loss'\]"):
+        trainer(tmp_path, "train.early_stop_metric=miou").fit()
 
-    single = trainer(tmp_path / "single", "train.batch_size=8", "train.device=cpu", dropout=0.0)
-    single.fit()
-    mp.spawn(_ddp_worker, args=(2, _free_port(), tmp_path / "ddp"), nprocs=2, join=True)
-    ddp_weights, _ = load_checkpoint(tmp_path / "ddp" / "checkpoint.safetensors")
-    for k, v in single.raw_model.state_dict().items():
-        assert torch.allclose(v, ddp_weights[k], atol=1e-5), k
 
-    def val_losses(folder):
-        with open(folder / "log.csv", newline="") as f:
-            return [float(r["val_loss"]) for r in csv.DictReader(f) if r["val_loss"]]
-    assert val_losses(tmp_path / "ddp") == pytest.approx(val_losses(tmp_path / "single"), rel=1e-5)
+def test_every_n_fires_on_multiples_and_epoch_ends_once(tmp_path):
+    from colorclass.callbacks import EveryN
+
+    fired = []
+    trainer(tmp_path, callbacks=[EveryN(lambda t, when: fired.append((t.iteration, when)), every=4)]).fit()
+    # 6 iterations per epoch: multiples of 4, and epoch ends (12 is both: fires once)
+    assert fired == [(4, "iteration"), (6, "epoch"), (8, "iteration"), (12, "iteration"),
+                     (16, "iteration"), (18, "epoch")]
+    with pytest.raises(TypeError, match="fn"):
+        EveryN(every=3)
+
+
+def test_run_records(tmp_path):
+    trainer(tmp_path, "train.epochs=1").fit()
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert {"colorclass_version", "git_revision", "torch_version", "device", "started"} <= set(meta)
+    assert load_config(tmp_path / "config.toml") == config(tmp_path, "train.epochs=1")
+    trainer(tmp_path, "train.epochs=2", resume=True).fit()
+    meta2 = json.loads((tmp_path / "meta.json").read_text())
+    assert meta2["started"] == meta["started"] and len(meta2["resumptions"]) == 1
+    assert len((tmp_path / "command.txt").read_text().splitlines()) == 2
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from test_trainer import Hook, trainer
+slow = [Hook(i, lambda t: time.sleep(0.15)) for i in range(1, 19)]
+trainer(Path({run!r}), "train.checkpoint_every=2", callbacks=slow).fit()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    """kill -9 at an arbitrary moment (perhaps mid-checkpoint write): the checkpoint is whole,
+    and the resumed run ends bitwise equal to an uninterrupted one."""
+    run = tmp_path / "killed"
+    code = CHILD.format(tests=str(Path(__file__).parent), run=str(run))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt, deadline = run / "checkpoint.safetensors", time.time() + 60
+    while not ckpt.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _, state = load_checkpoint(ckpt)
+    assert 2 <= state["iteration"] < 18 and not state["finished"]
+    resumed = trainer(run, "train.checkpoint_every=2", resume=True)
+    resumed.fit()
+    full = trainer(tmp_path / "full", "train.checkpoint_every=2")
+    full.fit()
+    assert _weights_equal(full.raw_model.state_dict(), resumed.raw_model.state_dict())
