@@ -1,0 +1,1 @@
+"""The generic training engine (see trainer.py); filled in by the engine move."""
