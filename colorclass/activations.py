@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .engine.files import atomic_path
+
 __all__ = ["default_layers", "record_activations", "save_activation_grid"]
 
 
@@ -73,26 +75,23 @@ def _pick_rows(acts: dict[str, Tensor], max_rows: int) -> list[str]:
 def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: str | Path, *,
                          max_channels: int = 16, size: int | None = None, max_layers: int = 14) -> Path:
     """Draw the activations of the run's network on one photo into ``out_png``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
-    from .color import lab_to_l_input, rgb_to_lab
-    from .colorize import _network_size, load_run
     from .data import load_rgb
     from .models import pad_to_multiple
+    from .predict import lightness_of, photo_tensor, predict_logits
+    from .runs import load_run
 
     run = load_run(run_dir, device="cpu")
     rgb_u8 = load_rgb(image_path)
-    size = size or run.config.data.resize or None
-    h, w = _network_size(*rgb_u8.shape[:2], size)
-    rgb = torch.from_numpy(rgb_u8).permute(2, 0, 1)[None].float() / 255
-    small = torch.nn.functional.interpolate(rgb, size=(h, w), mode="area") if (h, w) != rgb.shape[2:] else rgb
-    x, _ = pad_to_multiple(lab_to_l_input(rgb_to_lab(small)[:, :1]), run.model.input_multiple)
+    size = size or run.network_size
+    prediction = predict_logits(run.model, lightness_of(photo_tensor(rgb_u8)), size=size)
+    x, _ = pad_to_multiple(prediction.l_input, run.model.input_multiple)  # what the network saw
     acts = record_activations(run.model, x)
     rows = _pick_rows(acts, max_layers)
     cols = max_channels + 1
-    fig, axes = plt.subplots(len(rows) + 1, cols, figsize=(cols * 1.1, (len(rows) + 1) * 1.25), squeeze=False)
+    fig = Figure(figsize=(cols * 1.1, (len(rows) + 1) * 1.25))
+    axes = fig.subplots(len(rows) + 1, cols, squeeze=False)
     gray = x[0, 0].numpy()
     for r, name in enumerate(rows):
         maps, _ = _strongest(acts[name], max_channels)
@@ -102,7 +101,7 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
             ax = axes[r, c + 1]
             if c < len(maps):
                 ax.imshow(maps[c].numpy(), cmap="magma")
-    _prediction_row(axes[-1], run, rgb_u8, x, size)
+    _prediction_row(axes[-1], run, rgb_u8, prediction.output, size)
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
         for s in ax.spines.values():
@@ -112,29 +111,29 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
     fig.tight_layout(rect=(0.06, 0, 1, 0.98))
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
     return out_png
 
 
-def _prediction_row(axes, run, rgb_u8: np.ndarray, x: Tensor, size: int | None) -> None:
+def _prediction_row(axes, run, rgb_u8: np.ndarray, output: Tensor, size: int | None) -> None:
     """Last row: truth, colourised, argmax bin colours, confidence, region averages."""
     import warnings
 
-    from .colorize import colorize_array
+    from .predict import colorize_array
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         colour, _ = colorize_array(rgb_u8, run, size=size)
     panels = [(rgb_u8, "truth"), (colour, "colourised")]
     if not run.regression:
-        panels += _label_panels(run, rgb_u8, x)
+        panels += _label_panels(run, rgb_u8, output)
     for ax, (img, title) in zip(axes, panels):
         ax.imshow(img, cmap="viridis" if img.ndim == 2 else None, vmin=0, vmax=1 if img.ndim == 2 else None)
         ax.set_title(title, fontsize=7)
 
 
-def _label_panels(run, rgb_u8: np.ndarray, x: Tensor) -> list[tuple[np.ndarray, str]]:
+def _label_panels(run, rgb_u8: np.ndarray, output: Tensor) -> list[tuple[np.ndarray, str]]:
     """Argmax bin colours, confidence, and the true photo averaged over the regions of the
     predicted and of the target labels (what the labels mean for this photo)."""
     import torch.nn.functional as F
@@ -142,8 +141,7 @@ def _label_panels(run, rgb_u8: np.ndarray, x: Tensor) -> list[tuple[np.ndarray, 
     from .color import lab_to_rgb_with_gamut
     from .decode import region_average
 
-    with torch.no_grad():
-        probs = run.model(x).float().softmax(1)
+    probs = output.float().softmax(1)
     conf, label = probs.max(1)                                                      # (1, h, w)
     ab = torch.as_tensor(run.bins.centers_ab, dtype=torch.float32)[label[0]]       # (h, w, 2)
     lab = torch.cat([torch.full_like(ab[..., :1], 65.0), ab], -1)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
+
 __all__ = ["ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
            "OptimConfig", "TrainConfig", "DecodeConfig", "load_config", "config_to_toml",
            "replace_config", "config_to_dict"]
@@ -107,8 +109,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    method: str = "annealed"     # mode | mean | annealed
-    temperature: float = 0.38
+    method: str = DEFAULT_METHOD          # mode | mean | annealed
+    temperature: float = DEFAULT_TEMPERATURE
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,13 @@ class ExperimentConfig:
 _CHOICES = {
     "loss.name": ("ce", "kl", "mse"), "optim.name": ("adam", "adamw", "sgd", "rmsprop"),
     "optim.schedule": ("none", "step", "cosine", "plateau"), "train.device": ("auto", "cpu", "cuda"),
-    "train.amp": ("auto", "off", "bf16", "fp16"), "decode.method": ("mode", "mean", "annealed"),
+    "train.amp": ("auto", "off", "bf16", "fp16"), "decode.method": METHODS,
     "train.early_stop_mode": ("min", "max"), "bins.family": ("kmeans", "gmm", "grid", "hcgrid"),
     "bins.space": ("", "rgb", "lab", "hc", "ab"),
 }
 _POSITIVE = {"data.crop_size", "data.repeat", "train.batch_size", "model.width", "model.kernel_size",
              "loss.lowpass", "bins.soft_neighbors", "bins.k", "train.epochs", "optim.lr", "bins.soft_sigma",
-             "decode.temperature", "train.log_every"}
+             "train.log_every"}
 _NON_NEGATIVE = {"data.resize", "data.rotate", "data.shear", "data.min_colorfulness", "data.max_images",
                  "data.num_workers", "model.depth", "optim.weight_decay", "optim.grad_clip",
                  "train.max_minutes", "train.seed", "train.checkpoint_every", "train.sample_every",
@@ -176,6 +178,11 @@ def _validate(key: str, value: Any) -> None:
         raise ConfigError(f"{key}: must be > 0, got {value!r}")
     if key in _NON_NEGATIVE and value < 0:
         raise ConfigError(f"{key}: must be >= 0, got {value!r}")
+    if key == "decode.temperature":
+        try:
+            check_temperature(value)
+        except ValueError as e:
+            raise ConfigError(f"decode.{e}") from None
     if key in _UNIT_INTERVAL and not 0 <= value <= 1:
         raise ConfigError(f"{key}: must be in [0, 1], got {value!r}")
     if key == "model.name":

@@ -28,16 +28,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass.color import GamutWarning, hcl_to_rgb, lab_to_rgb_with_gamut, rgb_to_lab
+from colorclass.decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = [
-    "METHODS", "DEFAULT_TEMPERATURE", "annealed_probabilities", "mode", "mean", "annealed_mean",
+    "METHODS", "DEFAULT_METHOD", "DEFAULT_TEMPERATURE", "check_temperature",
+    "annealed_probabilities", "mode", "mean", "annealed_mean",
     "circular_hue_mean", "hue_chroma_mode", "hc_to_ab", "decode", "region_average",
     "recombine_full_resolution",
 ]
-
-METHODS = ("mode", "mean", "annealed")
-DEFAULT_TEMPERATURE = 0.38
-
 
 def _check_logits(logits: Tensor, centers: Tensor | np.ndarray, name: str) -> Tensor:
     if not isinstance(logits, Tensor) or logits.dim() != 4:
@@ -145,13 +143,13 @@ def decode(logits: Tensor, bins, *, method: str = "annealed", temperature: float
     """Logits (B, Q, h, w) -> ab (B, 2, h, w) using ``bins`` (anything with ``centers_ab``,
     ``decode_space`` and, for ``"hc"``, ``centers_hc``).
 
-    method: "mode" | "mean" | "annealed" (temperature T > 0; T = 0 means mode).
+    method: "mode" | "mean" | "annealed" (finite temperature T > 0, see ``check_temperature``).
     lightness: (B, 1, H', W') Lab L, required when ``bins.decode_space == "hc"``; resampled to (h, w).
     """
     if method not in METHODS:
         raise ValueError(f"decode method must be one of {METHODS}, got {method!r}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (default {DEFAULT_TEMPERATURE}), got {temperature!r}")
+    if method == "annealed":
+        temperature = check_temperature(temperature)
     space = getattr(bins, "decode_space", "ab")
     if space == "ab":
         if method == "mode":

@@ -61,28 +61,27 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
                  method: str | None = None, temperature: float | None = None,
                  max_images: int = 0, device: str = "auto") -> dict:
     """Colourise every photo of ``data`` with the run and write the metrics JSON."""
-    from .colorize import load_run, predict
     from .data import list_images, load_rgb, scan_images
-    from .decode import decode, recombine_full_resolution
+    from .predict import colorize_batch, photo_tensor, to_uint8
+    from .runs import load_run
 
     run = load_run(run_dir, device=device)
-    method = method or run.config.decode.method
-    temperature = temperature if temperature is not None else run.config.decode.temperature
+    method = method or run.method
+    temperature = temperature if temperature is not None else run.temperature
     files, skipped = scan_images(list_images(data))
     files = files[:max_images] if max_images else files
     if not files:
         raise ValueError(f"no usable photos with colour in {str(data)!r}; `colorclass data {data}` shows why")
     encoder = None if run.regression else run.bins.encoder(device=str(run.device))
-    size = run.config.data.resize or None
+    size = run.network_size
     sums = {"sq": 0.0, "n": 0, "within": np.zeros_like(AUC_THRESHOLDS), "psnr": 0.0, "cp": 0.0,
             "ct": 0.0, "hits": 0, "labels": 0, "clipped": 0, "full_pixels": 0}
     for f in tqdm(files, desc="evaluate", unit="img"):
         truth = load_rgb(f)
-        p = predict(truth, run, size=size)
-        ab = p["output"] if run.regression else decode(p["output"], run.bins, method=method,
-                                                       temperature=temperature, lightness=p["l_net"])
-        rgb, n_clipped = recombine_full_resolution(p["l_full"], ab)
-        pred = (rgb[0].permute(1, 2, 0) * 255).round().byte().cpu().numpy()
+        rgb, n_clipped, p = colorize_batch(run.model, photo_tensor(truth, run.device), run.bins,
+                                           regression=run.regression, method=method,
+                                           temperature=temperature, size=size)
+        pred = to_uint8(rgb)[0]
         m = image_metrics(pred, truth)
         sums["sq"] += m["sq_err_sum"]
         sums["n"] += m["n_pixels"]
@@ -92,7 +91,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
         sums["ct"] += m["colorfulness_true"]
         sums["clipped"] += int(n_clipped)
         if encoder is not None:
-            hits, n = _pixel_hits(p["output"], truth, encoder)
+            hits, n = _pixel_hits(p.output, truth, encoder)
             sums["hits"] += hits
             sums["labels"] += n
     n_img = len(files)

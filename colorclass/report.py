@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from .callbacks import Callback
+from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
+from .engine.files import atomic_path, atomic_write_bytes, atomic_write_text
 
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
 
@@ -38,13 +40,12 @@ def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], pat
 
     rows: (name, predicted (H, W, 3) uint8, truth (H, W, 3) uint8); sizes may differ per row.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
     n = len(rows)
     aspect = max(r[2].shape[1] / r[2].shape[0] for r in rows) if rows else 1.0
-    fig, axes = plt.subplots(n, 3, figsize=(3 * 2.6 * aspect, 2.6 * n + 0.4), squeeze=False)
+    fig = Figure(figsize=(3 * 2.6 * aspect, 2.6 * n + 0.4))
+    axes = fig.subplots(n, 3, squeeze=False)
     for i, (name, pred, truth) in enumerate(rows):
         for j, (img, label) in enumerate(((gray_of(truth), "gray input"), (pred, "predicted"),
                                           (truth, "truth"))):
@@ -59,8 +60,8 @@ def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], pat
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     return path
 
 
@@ -71,7 +72,7 @@ class SampleGridCallback(Callback):
     """
 
     def __init__(self, task, dataset, run_dir: str | Path, *, every: int = 0, n: int = 6,
-                 method: str = "annealed", temperature: float = 0.38) -> None:
+                 method: str = DEFAULT_METHOD, temperature: float = DEFAULT_TEMPERATURE) -> None:
         self.task, self.dataset, self.run_dir = task, dataset, Path(run_dir)
         self.every, self.method, self.temperature = every, method, temperature
         idx = np.linspace(0, len(dataset) - 1, num=min(n, len(dataset))).round().astype(int)
@@ -95,7 +96,7 @@ class SampleGridCallback(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         it = int(getattr(trainer, "iteration", 0))
         out = save_comparison_grid(rows, folder / f"iter_{it:07d}.png", title=f"iteration {it}")
-        (self.run_dir / "samples.png").write_bytes(out.read_bytes())
+        atomic_write_bytes(self.run_dir / "samples.png", out.read_bytes())
         for cb in getattr(trainer, "callbacks", []):
             if hasattr(cb, "add_image"):  # TensorBoard, when installed
                 from PIL import Image
@@ -160,6 +161,4 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}.missing{{color:#999}}</style
 <h2>Last logged values</h2><table>{table}</table>
 <h2>Resolved config</h2><pre>{html.escape(cfg)}</pre>
 </body></html>"""
-    out = run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
-    return out
+    return atomic_write_text(run_dir / "report.html", page)

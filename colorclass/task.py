@@ -24,7 +24,8 @@ from torch import Tensor
 
 from colorclass import losses
 from colorclass.color import lab_to_l_input, rgb_to_lab
-from colorclass.decode import DEFAULT_TEMPERATURE, decode, recombine_full_resolution
+from colorclass.decode import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
+from colorclass.predict import colorize_batch, decode_output, forward_padded, predict_logits
 
 __all__ = ["ColorizationTask", "LOSSES", "colourless_images", "REGRESSION_SCALE"]
 
@@ -54,10 +55,12 @@ class ColorizationTask:
     bins: a ``quantize.Bins`` (``n_bins``, ``centers_ab``, ``decode_space``, ``prior``,
     ``encoder()``); may be None for ``loss="mse"``. ``rebalance`` weights each pixel by
     ``quantize.rebalance_weights(bins.prior, lam=lam)[its target's most likely bin]``.
+    ``method`` / ``temperature``: the run's decoding rule, used for the validation ab error.
     """
 
     def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
+                 method: str = DEFAULT_METHOD, temperature: float = DEFAULT_TEMPERATURE,
                  device: str | torch.device = "cpu") -> None:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -68,6 +71,7 @@ class ColorizationTask:
         if bins is None and loss != "mse":
             raise ValueError(f"loss={loss!r} needs colour bins; pass bins (quantize.load_bins(path))")
         self.bins, self.loss, self.lowpass, self.output_stride = bins, loss, int(lowpass), int(output_stride)
+        self.method, self.temperature = method, check_temperature(temperature)
         self.device = torch.device(device)
         self.encoder = None
         if bins is not None:
@@ -168,17 +172,15 @@ class ColorizationTask:
         for classification, correct, intersection / predicted / target (Q,) per-bin counts.
         """
         l_input, targets = self.prepare(batch)
-        output = model(l_input)
+        output = forward_padded(model, l_input, stride=self.output_stride)
         loss = self.loss_from_output(output, targets)
-        output = self._pool_output(output, targets).float()
+        output = self._pool_output(output, targets)
         mask = targets["mask"]
         pixels = int(mask.sum())
         stats: dict[str, float | Tensor] = {"loss_sum": float(loss) * pixels, "pixels": float(pixels)}
-        if self.loss == "mse":
-            ab = output
-        else:
-            ab = decode(output, self.bins, method="annealed", temperature=DEFAULT_TEMPERATURE,
-                        lightness=targets["lightness"])
+        ab = decode_output(output, self.bins, regression=self.loss == "mse", method=self.method,
+                           temperature=self.temperature, lightness=targets["lightness"])
+        if self.loss != "mse":
             stats.update(self._classification_counts(output.argmax(dim=1)[mask], targets["labels"][mask]))
         stats["sq_err_sum"] = float((ab - targets["ab"]).square().sum(dim=1)[mask].sum())
         return stats
@@ -216,30 +218,23 @@ class ColorizationTask:
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict_ab(self, model, l_input: Tensor, *, method: str = "annealed",
-                   temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
-        """l_input (B, 1, H, W) in [-1, 1] -> ab (B, 2, ceil(H / s), ceil(W / s)), s = output_stride.
-
-        Pads the input to the model's ``input_multiple`` and crops the output back.
-        """
-        from colorclass.models.common import crop_to, pad_to_multiple
-
-        height, width = l_input.shape[-2:]
-        padded, _ = pad_to_multiple(l_input.to(self.device), int(getattr(model, "input_multiple", 1)))
-        stride = self.output_stride
-        output = crop_to(model(padded), -(-height // stride), -(-width // stride)).float()
-        if self.loss == "mse":
-            return output
-        lightness = (l_input.to(self.device).float() + 1.0) * 50.0
-        return decode(output, self.bins, method=method, temperature=temperature, lightness=lightness)
+    def predict_ab(self, model, l_input: Tensor, *, method: str | None = None,
+                   temperature: float | None = None) -> Tensor:
+        """l_input (B, 1, H, W) in [-1, 1] -> ab (B, 2, ceil(H / s), ceil(W / s)), s = output_stride
+        (the one prediction path of ``colorclass.predict``; decoding defaults to the task's)."""
+        pred = predict_logits(model, (l_input.to(self.device).float() + 1.0) * 50.0, stride=self.output_stride)
+        return decode_output(pred.output, self.bins, regression=self.loss == "mse",
+                             method=method or self.method,
+                             temperature=self.temperature if temperature is None else temperature,
+                             lightness=pred.l_net)
 
     @torch.no_grad()
-    def predict_rgb(self, model, rgb_u8: Tensor, *, method: str = "annealed",
-                    temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
+    def predict_rgb(self, model, rgb_u8: Tensor, *, method: str | None = None,
+                    temperature: float | None = None) -> Tensor:
         """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> colourised rgb (B, 3, H, W)
         float32 in [0, 1] at full resolution (original L + upsampled predicted ab)."""
-        rgb_u8 = self._check_rgb(rgb_u8)
-        l_full = rgb_to_lab(rgb_u8.float() / 255.0)[:, :1]
-        ab = self.predict_ab(model, lab_to_l_input(l_full), method=method, temperature=temperature)
-        rgb, _ = recombine_full_resolution(l_full, ab)
+        rgb, _, _ = colorize_batch(model, self._check_rgb(rgb_u8), self.bins, regression=self.loss == "mse",
+                                   method=method or self.method,
+                                   temperature=self.temperature if temperature is None else temperature,
+                                   stride=self.output_stride)
         return rgb

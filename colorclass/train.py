@@ -86,7 +86,8 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device)
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
                             sigma=cfg.bins.soft_sigma, rebalance=cfg.loss.rebalance,
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
-                            output_stride=model.output_stride, device=device)
+                            output_stride=model.output_stride, method=cfg.decode.method,
+                            temperature=cfg.decode.temperature, device=device)
     return bins, train_set, val_set, model, task
 
 

@@ -1,0 +1,32 @@
+"""Decoding rules and their defaults: the one home of the temperature and its validation.
+
+    config (decode.method, decode.temperature) / --decode / --temperature / calibration
+        -> *check_temperature* -> decode.decode(logits, bins, method, temperature)
+
+Torch-free, so configs and the command line can validate a value before any work starts.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["METHODS", "DEFAULT_METHOD", "DEFAULT_TEMPERATURE", "check_temperature"]
+
+METHODS = ("mode", "mean", "annealed")
+DEFAULT_METHOD = "annealed"
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016; `colorclass calibrate` tunes it per run
+
+
+def check_temperature(temperature: float) -> float:
+    """The one rule for an annealed-mean temperature: a finite number > 0.
+
+    (T -> 0 is the mode and T = 1 the mean: ask for ``method="mode"`` / ``"mean"`` instead.)
+    Returns the value as a float; raises ValueError naming the value and the fix.
+    """
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number, got {temperature!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"temperature must be a finite number > 0 (default {DEFAULT_TEMPERATURE}), got "
+                         f"{temperature!r}; for T = 0 use the 'mode' decoder")
+    return t
