@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
-__all__ = ["ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
+__all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
            "OptimConfig", "TrainConfig", "DecodeConfig", "load_config", "config_to_toml",
            "replace_config", "config_to_dict"]
 
@@ -130,12 +130,19 @@ class ExperimentConfig:
             object.__setattr__(self, "out", f"runs/{self.name}")
 
 
+# Torch-free lists of the names users choose from (the CLI's --help shows them; a test checks
+# MODEL_NAMES against the model registry colorclass.models.MODELS).
+MODEL_NAMES = ("cnn", "unet", "fcn32s", "fcn16s", "fcn8s", "deep_unet", "vgg_dilated")
+LOSS_NAMES = ("ce", "kl", "mse")
+BIN_FAMILIES = ("kmeans", "gmm", "grid", "hcgrid")
+BIN_SPACES = ("rgb", "lab", "hc", "ab")
+
 _CHOICES = {
-    "loss.name": ("ce", "kl", "mse"), "optim.name": ("adam", "adamw", "sgd", "rmsprop"),
+    "model.name": MODEL_NAMES, "loss.name": LOSS_NAMES, "optim.name": ("adam", "adamw", "sgd", "rmsprop"),
     "optim.schedule": ("none", "step", "cosine", "plateau"), "train.device": ("auto", "cpu", "cuda"),
     "train.amp": ("auto", "off", "bf16", "fp16"), "decode.method": METHODS,
-    "train.early_stop_mode": ("min", "max"), "bins.family": ("kmeans", "gmm", "grid", "hcgrid"),
-    "bins.space": ("", "rgb", "lab", "hc", "ab"),
+    "train.early_stop_mode": ("min", "max"), "bins.family": BIN_FAMILIES,
+    "bins.space": ("", *BIN_SPACES),
 }
 _POSITIVE = {"data.crop_size", "data.repeat", "train.batch_size", "model.width", "model.kernel_size",
              "loss.lowpass", "bins.soft_neighbors", "bins.k", "train.epochs", "optim.lr", "bins.soft_sigma",
@@ -185,11 +192,6 @@ def _validate(key: str, value: Any) -> None:
             raise ConfigError(f"decode.{e}") from None
     if key in _UNIT_INTERVAL and not 0 <= value <= 1:
         raise ConfigError(f"{key}: must be in [0, 1], got {value!r}")
-    if key == "model.name":
-        from .models import MODELS  # torch import, only when a model name is given
-
-        if value not in MODELS:
-            raise ConfigError(f"model.name: unknown model {value!r}; choose one of {', '.join(MODELS)}")
 
 
 def _unknown(key: str, valid: Sequence[str]) -> ConfigError:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 __all__ = ["image_metrics", "evaluate_run", "AUC_THRESHOLDS"]
 
 AUC_THRESHOLDS = np.arange(0, 151, dtype=np.float64)
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 renamed trapz
 
 
 def image_metrics(pred_u8: np.ndarray, truth_u8: np.ndarray) -> dict[str, float | np.ndarray]:
@@ -101,7 +102,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
         "decode": method, "temperature": temperature,
         "pixel_acc": sums["hits"] / sums["labels"] if sums["labels"] else None,
         "ab_rmse": math.sqrt(sums["sq"] / sums["n"]),
-        "auc_ab": float(np.trapezoid(curve, AUC_THRESHOLDS) / AUC_THRESHOLDS[-1]),
+        "auc_ab": float(_trapezoid(curve, AUC_THRESHOLDS) / AUC_THRESHOLDS[-1]),
         "psnr": sums["psnr"] / n_img,
         "colorfulness_pred": sums["cp"] / n_img, "colorfulness_true": sums["ct"] / n_img,
         "clipped_fraction": sums["clipped"] / sums["n"],

@@ -74,3 +74,10 @@ def test_replace_config_parses_strings_and_validates():
         replace_config(cfg, **{"train.batch_size": 0})
     with pytest.raises(ConfigError, match="train.nope"):
         replace_config(cfg, **{"train.nope": 1})
+
+
+def test_model_names_match_the_registry():
+    from colorclass.config import MODEL_NAMES
+    from colorclass.models import MODELS
+
+    assert tuple(MODELS) == MODEL_NAMES
