@@ -79,7 +79,7 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
 
     from .color import lab_to_l_input, rgb_to_lab
     from .colorize import _network_size, load_run
-    from .data import load_rgb
+    from .photos import load_rgb
     from .models import pad_to_multiple
 
     run = load_run(run_dir, device="cpu")

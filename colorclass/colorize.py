@@ -108,7 +108,7 @@ def colorize_array(rgb_u8: np.ndarray, run: Run, *, method: str = "annealed",
 
 
 def _inputs(path: Path) -> list[Path]:
-    from .data import list_images
+    from .photos import list_images
 
     return [path] if path.is_file() else list_images(path)
 
@@ -122,7 +122,7 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     Returns the written paths.
     """
     from .color import GamutWarning
-    from .data import SkipReport, UnreadableImage, load_rgb
+    from .photos import SkipReport, UnreadableImage, load_rgb
 
     run = load_run(run_dir, device=device)
     method = method or run.config.decode.method

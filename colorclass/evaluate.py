@@ -34,7 +34,7 @@ def image_metrics(pred_u8: np.ndarray, truth_u8: np.ndarray) -> dict[str, float 
     pred_u8, truth_u8: (H, W, 3) uint8 of the same size.
     """
     from .color import rgb_u8_to_lab_np
-    from .colorfulness import hasler_susstrunk
+    from .photos import hasler_susstrunk
 
     if pred_u8.shape != truth_u8.shape:
         raise ValueError(f"prediction {pred_u8.shape} and truth {truth_u8.shape} differ in size")
@@ -62,7 +62,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
                  max_images: int = 0, device: str = "auto") -> dict:
     """Colourise every photo of ``data`` with the run and write the metrics JSON."""
     from .colorize import load_run, predict
-    from .data import list_images, load_rgb, scan_images
+    from .photos import list_images, load_rgb, scan_images
     from .decode import decode, recombine_full_resolution
 
     run = load_run(run_dir, device=device)
