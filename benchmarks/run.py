@@ -33,7 +33,7 @@ from colorclass.color import rgb_to_lab  # noqa: E402
 def test_images(batch: int, size: int) -> tuple[torch.Tensor, str]:
     folder = SHARED / "tiny-imagenet-val"
     if folder.is_dir():
-        from colorclass.data import list_images, load_rgb
+        from colorclass.photos import list_images, load_rgb
         imgs = [load_rgb(f) for f in list_images(folder)[: batch * 3]]
         imgs = np.stack([im for im in imgs if np.ptp(im.astype(int), axis=2).mean() > 8][:batch])
         x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
@@ -48,7 +48,7 @@ def test_images(batch: int, size: int) -> tuple[torch.Tensor, str]:
 def sample_for_kmeans() -> np.ndarray:
     horse = SHARED / "cifar10" / "train" / "horse"
     if horse.is_dir():
-        from colorclass.data import sample_pixels
+        from colorclass.photos import sample_pixels
         return sample_pixels(horse, pixels_per_image=200, max_pixels=200_000, seed=0, progress=False)[0]
     return np.random.default_rng(0).integers(0, 256, (100_000, 3), dtype=np.uint8)
 

@@ -77,7 +77,7 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
     """Draw the activations of the run's network on one photo into ``out_png``."""
     from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
-    from .data import load_rgb
+    from .photos import load_rgb
     from .models import pad_to_multiple
     from .predict import lightness_of, photo_tensor, predict_logits
     from .runs import load_run

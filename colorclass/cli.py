@@ -49,6 +49,8 @@ def _add_fit_bins(p: argparse.ArgumentParser) -> None:
 def _run_fit_bins(a: argparse.Namespace) -> int:
     import quantize
 
+    from .binning import fit_bins_from_folder
+
     kwargs = dict(family=a.family, space=a.space, k=a.k, seed=a.seed, preset=a.preset,
                   grid_step=a.grid_step, with_prior=not a.no_prior)
     if a.pixels_per_image is not None:
@@ -56,7 +58,7 @@ def _run_fit_bins(a: argparse.Namespace) -> int:
     if a.max_pixels is not None:
         kwargs["max_pixels"] = a.max_pixels
     _require_dir(a.input_dir, "INPUT_DIR")
-    bins = quantize.fit_bins_from_folder(a.input_dir, a.out, **kwargs)
+    bins = fit_bins_from_folder(a.input_dir, a.out, **kwargs)
     print(quantize.format_summary(bins, bins.meta))
     print(f"wrote {a.out}")
     return 0
@@ -164,7 +166,7 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 
 
 def _run_data(a: argparse.Namespace) -> int:
-    from .data import describe_folder
+    from .photos import describe_folder
 
     _require_dir(a.root, "DIR")
     print(describe_folder(a.root))
@@ -257,7 +259,7 @@ def _add_rank(p: argparse.ArgumentParser) -> None:
 
 
 def _run_rank(a: argparse.Namespace) -> int:
-    from .colorfulness import rank_folder
+    from .photos import rank_folder
 
     _require_dir(a.root, "DIR")
     ranked = rank_folder(a.root, a.out)

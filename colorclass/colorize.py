@@ -22,7 +22,7 @@ __all__ = ["colorize_path"]
 
 
 def _inputs(path: Path) -> list[Path]:
-    from .data import list_images
+    from .photos import list_images
 
     return [path] if path.is_file() else list_images(path)
 
@@ -36,7 +36,7 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     Returns the written paths.
     """
     from .color import GamutWarning
-    from .data import SkipReport, UnreadableImage, load_rgb
+    from .photos import SkipReport, UnreadableImage, load_rgb
 
     run = load_run(run_dir, device=device)
     method = method or run.method

@@ -88,10 +88,9 @@ def demo_config(out: Path, train: Path, held: Path, *, max_minutes: float, seed:
 
 def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: int = 0) -> Path:
     """Run the demo end to end; returns the path of report.html."""
-    import quantize
-
+    from .binning import fit_bins_from_folder
     from .colorize import colorize_path
-    from .data import load_rgb
+    from .photos import load_rgb
     from .report import build_run_report, save_comparison_grid
     from .train import run_training
 
@@ -101,7 +100,7 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
         (out / stale).unlink(missing_ok=True)
     train, held = export_embedded_photos(out / "photos")
     print(f"[1/4] photos: {len(list(train.iterdir()))} for training, held out: {', '.join(HELD_OUT)}")
-    bins = quantize.fit_bins_from_folder(train, out / "bins.npz", family="kmeans", k=24, seed=seed)
+    bins = fit_bins_from_folder(train, out / "bins.npz", family="kmeans", k=24, seed=seed)
     print(f"[2/4] fitted {bins.n_bins} k-means colour bins -> {out / 'bins.npz'}")
     print(f"[3/4] training the U-Net for at most {max_minutes:g} minutes")
     cfg = demo_config(out, train, held, max_minutes=max_minutes, seed=seed)

@@ -35,7 +35,7 @@ def image_metrics(pred_u8: np.ndarray, truth_u8: np.ndarray) -> dict[str, float 
     pred_u8, truth_u8: (H, W, 3) uint8 of the same size.
     """
     from .color import rgb_u8_to_lab_np
-    from .colorfulness import hasler_susstrunk
+    from .photos import hasler_susstrunk
 
     if pred_u8.shape != truth_u8.shape:
         raise ValueError(f"prediction {pred_u8.shape} and truth {truth_u8.shape} differ in size")
@@ -62,7 +62,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
                  method: str | None = None, temperature: float | None = None,
                  max_images: int = 0, device: str = "auto") -> dict:
     """Colourise every photo of ``data`` with the run and write the metrics JSON."""
-    from .data import list_images, load_rgb, scan_images
+    from .photos import list_images, load_rgb, scan_images
     from .predict import colorize_batch, photo_tensor, to_uint8
     from .runs import load_run
 

@@ -136,7 +136,7 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None,
     run_dir = Path(run_dir)
     if images:
         from .colorize import colorize_path
-        from .data import load_rgb
+        from .photos import load_rgb
 
         out = colorize_path(images, run_dir / "report_colorized", run_dir=run_dir)
         srcs = {p.stem: p for p in (Path(images).iterdir() if Path(images).is_dir() else [Path(images)])}

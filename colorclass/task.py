@@ -9,9 +9,9 @@ resolution ``S / output_stride`` (further divided by ``lowpass`` for low-pass ta
 logits are average-pooled by ``lowpass`` before the loss). Targets come from the bins' fast
 LUT ``Encoder``: hard nearest-bin labels (``loss="ce"``), sparse Gaussian soft targets
 (``loss="kl"``; GMM bins give their posteriors through the same API) or Lab ab (``loss="mse"``,
-regression baseline whose network outputs ab in Lab units). Photos without colour (no pixel
-with a channel spread above ``COLOURLESS_SPREAD`` levels, beyond ``COLOURLESS_FRACTION`` of the
-pixels) are masked out of the loss and the metrics.
+regression baseline whose network outputs ab in Lab units). Photos without colour
+(``colorclass.photos.is_colourless_batch``: the same rule and constants as the photo scan) are
+masked out of the loss and the metrics.
 """
 
 from __future__ import annotations
@@ -25,22 +25,13 @@ from torch import Tensor
 from colorclass import losses
 from colorclass.color import lab_to_l_input, rgb_to_lab
 from colorclass.decode import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
+from colorclass.photos.colourless import is_colourless_batch as colourless_images
 from colorclass.predict import colorize_batch, decode_output, forward_padded, predict_logits
 
 __all__ = ["ColorizationTask", "LOSSES", "colourless_images", "REGRESSION_SCALE"]
 
 LOSSES = ("ce", "kl", "mse")
-COLOURLESS_SPREAD = 4  # uint8 levels of max - min over R, G, B
-COLOURLESS_FRACTION = 0.001
 REGRESSION_SCALE = 100.0  # mse loss is computed on ab / 100 so its size is comparable to CE
-
-
-def colourless_images(rgb_u8: Tensor, *, spread: int = COLOURLESS_SPREAD,
-                      fraction: float = COLOURLESS_FRACTION) -> Tensor:
-    """(B, 3, H, W) uint8 -> (B,) bool: True for images with (almost) no coloured pixel."""
-    channel_spread = rgb_u8.amax(dim=1).int() - rgb_u8.amin(dim=1).int()  # (B, H, W)
-    coloured = (channel_spread > spread).float().mean(dim=(1, 2))
-    return coloured <= fraction
 
 
 def _area_downsample_u8(rgb_u8: Tensor, size: tuple[int, int]) -> Tensor:

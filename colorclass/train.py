@@ -29,6 +29,8 @@ def resolve_device(name: str) -> torch.device:
 def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
     import quantize
 
+    from .binning import fit_bins_from_folder, save_bins
+
     target = run_dir / "bins.npz"
     if cfg.bins.path:
         if not Path(cfg.bins.path).is_file():
@@ -36,19 +38,19 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
                                     "`fit-bins --k 24 DIR -o bins.npz`")
         bins = quantize.load_bins(cfg.bins.path)
         if Path(cfg.bins.path).resolve() != target.resolve():
-            bins.save(target)
+            save_bins(bins, target)
         return bins
     if target.is_file():  # resumed run, or an earlier auto-fit
         return quantize.load_bins(target)
     b = cfg.bins
     what = f"{b.preset} grid" if b.preset else f"{b.k} {b.family} {b.space or ''} bins"
     print(f"no bins file given: fitting {what} on {cfg.data.train} -> {target}")
-    return quantize.fit_bins_from_folder(cfg.data.train, target, family=b.family, space=b.space or None,
-                                         k=b.k, preset=b.preset or None, seed=cfg.train.seed)
+    return fit_bins_from_folder(cfg.data.train, target, family=b.family, space=b.space or None,
+                                k=b.k, preset=b.preset or None, seed=cfg.train.seed)
 
 
 def _datasets(cfg: ExperimentConfig):
-    from .data import ImageFolderDataset, list_images, scan_images, split_files
+    from .photos import ImageFolderDataset, list_images, scan_images, split_files
 
     d = cfg.data
     files, report = scan_images(list_images(d.train), min_colorfulness=d.min_colorfulness)

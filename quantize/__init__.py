@@ -2,7 +2,8 @@
 
 Pipeline: photos -> **quantize (fit bins) -> encode targets** -> network -> loss -> decode -> ...
 
-    bins = quantize.fit_bins_from_folder("photos/", "bins.npz", family="kmeans", k=24)
+    bins = quantize.fit_bins(quantize.make_bins("kmeans", k=24), pixels_u8)   # (N, 3) uint8
+    bins.save("bins.npz")       # colorclass.binning.fit_bins_from_folder does folder -> file
     bins = quantize.load_bins("bins.npz")
     labels = bins.encoder().hard(rgb_u8)                    # (B, H, W) int64
     weights = quantize.rebalance_weights(bins.prior, lam=0.5)
@@ -13,10 +14,10 @@ from .grid import ABGridBins, zhang313_centers
 from .huechroma import GMMBins, HueChromaGridBins
 from .kmeans import KMeansBins
 from .prior import bin_counts, compute_prior, prior_from_counts, rebalance_weights
-from .fit import fit_bins_from_folder, format_summary, make_bins
+from .fit import fit_bins, format_summary, make_bins
 
 __all__ = [
     "Bins", "BinsFileError", "Encoder", "FAMILIES", "KMeansBins", "GMMBins", "HueChromaGridBins", "ABGridBins",
     "load_bins", "zhang313_centers", "bin_counts", "compute_prior", "prior_from_counts", "rebalance_weights",
-    "fit_bins_from_folder", "format_summary", "make_bins",
+    "fit_bins", "format_summary", "make_bins",
 ]

@@ -18,13 +18,13 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
-import torch
 from scipy.spatial import cKDTree
 
-from colorclass.color import rgb_to_hcl, rgb_to_lab
+from .features import (check_pixels_u8, check_rgb01, embedding_to_hc, gaussian_weights,  # noqa: F401
+                       hc_to_ab, hc_to_embedding, rgb01_to_hc_embedding, rgb01_to_lab)
 
 FORMAT_NAME = "colorclass-bins"
 FORMAT_VERSION = 1
@@ -38,65 +38,6 @@ class BinsFileError(ValueError):
 def register_family(cls: type["Bins"]) -> type["Bins"]:
     FAMILIES[cls.family] = cls
     return cls
-
-
-# ----------------------------------------------------------------------------- colour features
-def check_rgb01(rgb: np.ndarray, name: str = "rgb") -> np.ndarray:
-    """Validate a pixel list ``(N, 3)`` float in [0, 1]; returns it as float32."""
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 2 or rgb.shape[1] != 3 or not np.issubdtype(rgb.dtype, np.floating):
-        raise ValueError(f"{name} must be a float array (N, 3) in [0, 1], got {rgb.dtype} {rgb.shape}; "
-                         "for uint8 pixels pass pixels / 255")
-    if rgb.size and (rgb.min() < -1e-6 or rgb.max() > 1 + 1e-6):
-        raise ValueError(f"{name} values must lie in [0, 1], got [{rgb.min():.3g}, {rgb.max():.3g}]")
-    return np.ascontiguousarray(rgb, dtype=np.float32)
-
-
-def check_pixels_u8(pixels: np.ndarray) -> np.ndarray:
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 2 or pixels.shape[1] != 3:
-        raise ValueError(f"pixels must be a uint8 array (N, 3), got {pixels.dtype} {pixels.shape}")
-    if len(pixels) == 0:
-        raise ValueError("pixels is empty; sample some photos first (colorclass.data.sample_pixels)")
-    return pixels
-
-
-def rgb01_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(N, 3) sRGB in [0, 1] -> (N, 3) float32 Lab (colorclass.color.rgb_to_lab)."""
-    return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)), dim=-1).numpy()
-
-
-def rgb01_to_hc_embedding(rgb: np.ndarray) -> np.ndarray:
-    """(N, 3) sRGB in [0, 1] -> (N, 2) float32 wrap-safe Hue-Chroma plane (c cos h, c sin h)."""
-    hcl = rgb_to_hcl(torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)), dim=-1).numpy()
-    return hc_to_embedding(hcl[:, :2])
-
-
-def hc_to_embedding(hc: np.ndarray) -> np.ndarray:
-    """(N, 2) (hue radians, chroma) -> (N, 2) (c cos h, c sin h)."""
-    h, c = hc[:, 0], hc[:, 1]
-    return np.stack([c * np.cos(h), c * np.sin(h)], 1).astype(np.float32)
-
-
-def embedding_to_hc(xy: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`hc_to_embedding`; hue in [0, 2 pi)."""
-    hue = np.mod(np.arctan2(xy[:, 1], xy[:, 0]), 2 * np.pi)
-    return np.stack([hue, np.hypot(xy[:, 0], xy[:, 1])], 1).astype(np.float32)
-
-
-def hc_to_ab(hc: np.ndarray, lightness: float = 0.5) -> np.ndarray:
-    """Display ab of Hue-Chroma centres, rendered at HCL lightness ``lightness``: (Q, 2) float32."""
-    from colorclass.color import hcl_to_rgb
-    hcl = np.concatenate([hc, np.full((len(hc), 1), lightness)], 1).astype(np.float32)
-    rgb = hcl_to_rgb(torch.from_numpy(hcl), dim=-1).numpy()
-    return rgb01_to_lab(rgb)[:, 1:].astype(np.float32)
-
-
-def gaussian_weights(dist: np.ndarray, sigma: float) -> np.ndarray:
-    """(N, n) distances -> (N, n) float32 Gaussian weights summing to 1 per row."""
-    logw = -(dist.astype(np.float64) ** 2) / (2.0 * sigma ** 2)
-    w = np.exp(logw - logw.max(1, keepdims=True))
-    return (w / w.sum(1, keepdims=True)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- base class
@@ -190,26 +131,44 @@ class Bins:
         from .encoder import Encoder
         return Encoder(self, device=device, n=n, sigma=sigma, soft_bits=bits, hard_bits=hard_bits)
 
-    def save(self, path: str | os.PathLike, *, palette: bool = True) -> Path:
-        """Write ``path`` (.npz), ``<stem>.json`` (metadata copy) and ``<stem>.png`` (palette)."""
+    def to_npz_bytes(self) -> bytes:
+        """The bins file (``.npz``: arrays + ``meta`` JSON) as bytes, ready to write anywhere."""
         self._require_fitted()
-        path = Path(path)
         arrays = {"centers": self.centers, "centers_ab": self.centers_ab} | self._family_arrays()
         if self.centers_hc is not None:
             arrays["centers_hc"] = self.centers_hc
         if self.prior is not None:
             arrays["prior"] = self.prior
-        meta = self._base_meta() | {k: v for k, v in self.meta.items() if k not in self._base_meta()}
         buf = io.BytesIO()
-        np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(buf, meta=np.array(json.dumps(self.full_meta())), **arrays)
+        return buf.getvalue()
+
+    def full_meta(self) -> dict:
+        """The metadata saved with the bins: format, family, space, Q, params, then ``meta``'s extras."""
+        self._require_fitted()
+        base = self._base_meta()
+        return base | {k: v for k, v in self.meta.items() if k not in base}
+
+    def meta_json(self) -> str:
+        """Text of the human-readable ``<stem>.json`` sidecar (never read back)."""
+        return json.dumps(self.full_meta(), indent=2) + "\n"
+
+    def save(self, path: str | os.PathLike, *, palette: bool = True,
+             write_bytes: Callable[[Path, bytes], object] | None = None) -> Path:
+        """Write ``path`` (.npz), ``<stem>.json`` (metadata copy) and ``<stem>.png`` (palette).
+
+        ``write_bytes(path, data)`` writes each file (default: ``Path.write_bytes``); pass an
+        atomic writer (``colorclass.binning.save_bins`` does) so a crash never leaves half a file.
+        """
+        self._require_fitted()
+        path = Path(path)
+        write = write_bytes or (lambda p, data: Path(p).write_bytes(data))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        write(path, self.to_npz_bytes())
+        write(path.with_suffix(".json"), self.meta_json().encode("utf-8"))
         if palette:
-            from .palette import save_palette
-            save_palette(self, path.with_suffix(".png"))
+            from .palette import palette_png_bytes
+            write(path.with_suffix(".png"), palette_png_bytes(self))
         return path
 
     @classmethod

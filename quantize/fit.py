@@ -1,12 +1,13 @@
-"""Fit bins on a folder of photos: the function behind ``fit-bins``.
+"""Fit bins on a pixel sample (and their prior), and the text summary that ``fit-bins`` prints.
 
 Pipeline: photos -> **quantize (fit bins, prior, palette)** -> encode targets -> network -> ...
+
+Works on arrays of pixels only; sampling a photos folder and writing the bins file is
+``colorclass.binning`` (quantize knows nothing about folders).
 """
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,44 +35,38 @@ def make_bins(family: str = "kmeans", *, space: str | None = None, k: int = 24, 
     return FAMILIES[family](space=space, seed=seed, k=k)
 
 
-def _sample(input_dir, pixels_per_image: int, max_pixels: int, seed: int, progress: bool):
-    from colorclass.data import sample_pixels
-    return sample_pixels(input_dir, pixels_per_image=pixels_per_image, max_pixels=max_pixels, seed=seed,
-                         progress=progress)
+def fit_bins(bins: Bins, pixels: np.ndarray, *, with_prior: bool = True, data_info: dict | None = None,
+             progress: bool = True) -> Bins:
+    """Fit the unfitted ``bins`` (from :func:`make_bins`) on ``pixels (N, 3) uint8``, then the prior.
 
-
-def fit_bins_from_folder(input_dir: str | os.PathLike, out_path: str | os.PathLike, *, family: str = "kmeans",
-                         space: str | None = None, k: int = 24, seed: int = 0, pixels_per_image: int = 1000,
-                         max_pixels: int = 1_000_000, preset: str | None = None, grid_step: float = 10,
-                         with_prior: bool = True, progress: bool = True) -> Bins:
-    """Sample pixels evenly across ``input_dir``, fit bins, compute the prior, save
-    ``out_path`` (.npz) + ``<stem>.json`` + ``<stem>.png``; returns the fitted bins.
-
-    ``bins.meta`` then holds ``data`` (sampling info), ``prior`` (empty / rare bins) and ``seconds``.
+    ``bins.meta`` then holds ``data`` (``data_info``: where the pixels came from, when given),
+    ``prior`` (empty / rare bins) and ``seconds`` (``fit``, ``prior``). Nothing is written; the
+    caller saves (``colorclass.binning`` does photos folder -> sample -> here -> bins file).
     """
-    bins = make_bins(family, space=space, k=k, seed=seed, preset=preset, grid_step=grid_step)
     t0 = time.perf_counter()
-    pixels, info = _sample(input_dir, pixels_per_image, max_pixels, seed, progress)
-    t1 = time.perf_counter()
     bins.fit(pixels)
-    t2 = time.perf_counter()
-    bins.meta["data"] = {"input_dir": str(Path(input_dir).resolve()), **info}
+    t1 = time.perf_counter()
+    if data_info is not None:
+        bins.meta["data"] = dict(data_info)
     if with_prior:
-        counts = bin_counts(bins, pixels, progress=progress)
-        bins.prior = prior_from_counts(bins, counts)
-        share = counts / counts.sum()
-        bins.meta["prior"] = {"pixels": int(len(pixels)), "n": 5, "sigma": 5.0,
-                              "empty_bins": np.flatnonzero(counts == 0).tolist(),
-                              "rare_bins": np.flatnonzero((counts > 0) & (share < RARE_FRACTION / len(counts))).tolist()}
-    t3 = time.perf_counter()
-    bins.meta["seconds"] = {"sample": round(t1 - t0, 2), "fit": round(t2 - t1, 2), "prior": round(t3 - t2, 2)}
-    bins.save(out_path)
+        _add_prior(bins, pixels, progress=progress)
+    bins.meta["seconds"] = {"fit": round(t1 - t0, 2), "prior": round(time.perf_counter() - t1, 2)}
     return bins
+
+
+def _add_prior(bins: Bins, pixels: np.ndarray, *, progress: bool) -> None:
+    """Set ``bins.prior`` from ``pixels`` and record empty and rarely used bins in ``bins.meta``."""
+    counts = bin_counts(bins, pixels, progress=progress)
+    bins.prior = prior_from_counts(bins, counts)
+    share = counts / counts.sum()
+    bins.meta["prior"] = {"pixels": int(len(pixels)), "n": 5, "sigma": 5.0,
+                          "empty_bins": np.flatnonzero(counts == 0).tolist(),
+                          "rare_bins": np.flatnonzero((counts > 0) & (share < RARE_FRACTION / len(counts))).tolist()}
 
 
 def format_summary(bins: Bins, info: dict) -> str:
     """Short text for the CLI: bins, pixels used, empty or rarely used bins. ``info``: ``bins.meta``
-    (or the sampling info dict of ``colorclass.data.sample_pixels``)."""
+    (or the sampling info dict of ``colorclass.photos.sample_pixels``)."""
     data = info.get("data", info)
     lines = [f"bins: {bins.family} in {bins.space}, Q={bins.n_bins}"
              + (f", preset {bins.preset}" if getattr(bins, "preset", None) else "") + f", seed {bins.seed}"]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
 
-from .bins import (Bins, embedding_to_hc, hc_to_ab, hc_to_embedding, register_family,
-                   rgb01_to_hc_embedding)
+from .bins import Bins, BinsFileError, register_family
+from .features import check_rgb01, embedding_to_hc, hc_to_ab, hc_to_embedding, rgb01_to_hc_embedding
 
 _CHUNK = 65536
 
@@ -58,6 +57,8 @@ class GMMBins(_HueChromaBins):
                                     "reg_covar": self.reg_covar}
 
     def _fit(self, pixels_u8: np.ndarray) -> None:
+        from sklearn.mixture import GaussianMixture   # lazy: scikit-learn costs seconds to import
+
         x = rgb01_to_hc_embedding(pixels_u8.astype(np.float32) / 255.0).astype(np.float64)
         if len(x) > self.max_fit_pixels:
             x = x[np.random.default_rng(self.seed).choice(len(x), self.max_fit_pixels, replace=False)]
@@ -84,7 +85,6 @@ class GMMBins(_HueChromaBins):
         return {"means": (q, 2), "covariances": (q, 2, 2), "weights": (q,)}
 
     def _restore(self, arrays: dict, path: str) -> None:
-        from .bins import BinsFileError
         cov, w = arrays["covariances"], arrays["weights"]
         det = cov[:, 0, 0] * cov[:, 1, 1] - cov[:, 0, 1] * cov[:, 1, 0]
         if (cov[:, 0, 0] <= 0).any() or (det <= 0).any() or (w < 0).any() or abs(w.sum() - 1) > 1e-4:
@@ -114,7 +114,6 @@ class GMMBins(_HueChromaBins):
 
     def encode_hard_exact(self, rgb: np.ndarray) -> np.ndarray:
         """Most probable component: (N, 3) float in [0, 1] -> (N,) int64."""
-        from .bins import check_rgb01
         x = rgb01_to_hc_embedding(check_rgb01(self._require_fitted(rgb)))
         return np.concatenate([self.log_joint(x[s:s + _CHUNK]).argmax(1) for s in range(0, len(x), _CHUNK)]
                               or [np.zeros(0, np.int64)]).astype(np.int64)
@@ -122,7 +121,6 @@ class GMMBins(_HueChromaBins):
     def encode_soft_exact(self, rgb: np.ndarray, *, n: int = 5, sigma: float = 5.0
                           ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n posteriors renormalised: idx (N, n) int64 most probable first, weight (N, n) float32."""
-        from .bins import check_rgb01
         rgb = check_rgb01(self._require_fitted(rgb))
         n = self._check_n_sigma(n, sigma)
         post = self.posteriors(rgb)

@@ -8,9 +8,9 @@ centres with a Gaussian of ``sigma`` Lab units, distances measured in Lab for bo
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
 
-from .bins import Bins, register_family, rgb01_to_lab
+from .bins import Bins, register_family
+from .features import rgb01_to_lab
 
 
 @register_family
@@ -32,6 +32,8 @@ class KMeansBins(Bins):
         return super()._params() | {"k": self.k, "minibatch_above": self.minibatch_above}
 
     def _fit(self, pixels_u8: np.ndarray) -> None:
+        from sklearn.cluster import KMeans, MiniBatchKMeans   # lazy: scikit-learn costs seconds to import
+
         n_distinct = len(np.unique(pixels_u8, axis=0))
         if n_distinct < self.k:
             raise ValueError(f"the pixel sample has only {n_distinct} distinct colours, fewer than k={self.k}; "

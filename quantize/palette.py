@@ -5,22 +5,33 @@ Pipeline: photos -> **quantize (fit bins)** -> ... -> metrics / reports
 k-means: colour swatches with index and prior; GMM: the Hue-Chroma plane with 2-sigma component
 ellipses; Hue-Chroma grid: the same plane with the bin centres; ab grid: the ab plane, one square
 per bin, and a second panel shaded by the prior when it is known.
+
+Figures are drawn on a plain ``matplotlib.figure.Figure`` with the Agg canvas, so no global
+backend is selected (``matplotlib.use``) and pyplot's figure registry is never touched.
+``palette_png_bytes`` renders to bytes; the caller decides how to write them (``Bins.save``).
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
+from typing import Callable
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PatchCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse, Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
-from matplotlib.patches import Ellipse, Rectangle  # noqa: E402
+from colorclass.color import hcl_to_rgb, lab_to_rgb_with_gamut
 
-from colorclass.color import hcl_to_rgb, lab_to_rgb_with_gamut  # noqa: E402
+
+def _subplots(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **kw):
+    """``(Figure, axes)`` like ``pyplot.subplots``, on an Agg canvas and outside pyplot."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
@@ -35,7 +46,7 @@ def _kmeans_figure(bins):
     rgb = bins.centers if bins.space == "rgb" else _lab_to_rgb(bins.centers)
     cols = min(8, bins.n_bins)
     rows = math.ceil(bins.n_bins / cols)
-    fig, ax = plt.subplots(figsize=(1.1 * cols + 0.4, 1.25 * rows + 0.7))
+    fig, ax = _subplots((1.1 * cols + 0.4, 1.25 * rows + 0.7))
     for q, colour in enumerate(rgb):
         r, c = divmod(q, cols)
         ax.add_patch(Rectangle((c, -r - 0.8), 0.92, 0.8, color=colour))
@@ -61,7 +72,7 @@ def _hc_background(ax, size: int = 300) -> None:
 
 
 def _gmm_figure(bins):
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = _subplots((7, 7))
     _hc_background(ax)
     for q in range(bins.n_bins):
         values, vectors = np.linalg.eigh(bins.covariances[q])
@@ -75,7 +86,7 @@ def _gmm_figure(bins):
 
 
 def _hcgrid_figure(bins):
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = _subplots((7, 7))
     _hc_background(ax)
     xy = np.stack([bins.centers_hc[:, 1] * np.cos(bins.centers_hc[:, 0]),
                    bins.centers_hc[:, 1] * np.sin(bins.centers_hc[:, 0])], 1)
@@ -90,7 +101,7 @@ def _hcgrid_figure(bins):
 def _grid_figure(bins):
     step = bins.step
     panels = 2 if bins.prior is not None else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 6.5), squeeze=False)
+    fig, axes = _subplots((6.5 * panels, 6.5), 1, panels, squeeze=False)
     ab = bins.centers_ab
     squares = [Rectangle((a - step / 2, b - step / 2), step, step) for a, b in ab]
     colours = _lab_to_rgb(np.concatenate([np.full((len(ab), 1), 60.0), ab], 1))
@@ -116,10 +127,17 @@ def _grid_figure(bins):
 _FIGURES = {"kmeans": _kmeans_figure, "gmm": _gmm_figure, "hcgrid": _hcgrid_figure, "grid": _grid_figure}
 
 
-def save_palette(bins, path: str | Path) -> Path:
-    """Draw the palette picture suited to ``bins.family`` and write it as PNG to ``path``."""
+def palette_png_bytes(bins) -> bytes:
+    """The palette picture suited to ``bins.family``, rendered as PNG bytes."""
     fig = _FIGURES[bins.family](bins)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def save_palette(bins, path: str | Path, *, write_bytes: Callable[[Path, bytes], object] | None = None) -> Path:
+    """Write the palette PNG of ``bins`` to ``path`` (``write_bytes(path, data)``, default plain)."""
+    path = Path(path)
+    (write_bytes or (lambda p, data: Path(p).write_bytes(data)))(path, palette_png_bytes(bins))
+    return path

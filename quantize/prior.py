@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from .bins import Bins, check_pixels_u8
+from .bins import Bins
+from .features import check_pixels_u8
 
 _CHUNK = 1 << 18
 

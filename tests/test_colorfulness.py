@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorclass.colorfulness import channel_variance, colorfulness_scores, hasler_susstrunk, rank_folder
-from colorclass.data import ImageFolderDataset, scan_images
+from colorclass.photos import (ImageFolderDataset, channel_variance, colorfulness_scores, hasler_susstrunk,
+                               rank_folder, scan_images)
 
 
 def reference_m(img: np.ndarray) -> float:

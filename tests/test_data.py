@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from colorclass.data import (SkipReport, UnreadableImage, check_file, is_colourless, list_images,
-                             load_rgb, sample_pixels, scan_images, split_files)
+from colorclass.photos import (SkipReport, UnreadableImage, check_file, is_colourless, is_colourless_batch,
+                               list_images, load_rgb, sample_pixels, scan_images, split_files)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -167,6 +168,26 @@ def test_is_colourless():
     assert is_colourless(accent)
     with pytest.raises(ValueError, match="shape"):
         is_colourless(np.zeros((4, 4)))
+
+
+
+def test_colourless_batch_is_the_same_rule():
+    """The torch batch version (masks the loss) agrees with the scan's rule on every image."""
+    gray = np.repeat(colourful(100, 100)[..., :1], 3, axis=2)
+    noisy = np.clip(gray + np.random.default_rng(0).integers(-4, 5, gray.shape), 0, 255).astype(np.uint8)
+    tinted = np.clip(gray.astype(int) + (0, 0, 12), 0, 255).astype(np.uint8)    # spread 12 > 10
+    accent = np.repeat(np.repeat(gray[:10, :10], 10, 0), 10, 1)
+    accent[:1, :] = (255, 0, 0)                                                  # exactly 1 %
+    accent2 = accent.copy()
+    accent2[1, :1] = (255, 0, 0)                                                 # one pixel more
+    images = [gray, noisy, tinted, accent, accent2, colourful(100, 100)]
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+    expected = [is_colourless(im) for im in images]
+    assert expected == [True, True, False, True, False, False]
+    assert is_colourless_batch(batch).tolist() == expected
+    assert is_colourless_batch(batch[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="shape"):
+        is_colourless_batch(batch[0])
 
 
 def test_gray_photo_saved_as_rgb_jpeg_is_skipped(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from colorclass.augment import CropParams, apply_crop, sample_crop, working_image
-from colorclass.data import ImageFolderDataset, describe_folder
+from colorclass.photos import ImageFolderDataset, describe_folder
+from colorclass.photos.augment import CropParams, apply_crop, sample_crop, working_image
 from test_data import colourful, make_problem_folder
 
 
@@ -154,7 +154,7 @@ def test_describe_folder(tmp_path):
 
 
 def test_repeat_gives_distinct_crops_of_each_photo(tmp_path):
-    from colorclass.dataset import ImageFolderDataset
+    from colorclass.photos.dataset import ImageFolderDataset
 
     rng = np.random.default_rng(0)
     for i in range(2):

@@ -24,7 +24,7 @@ def photo_batch() -> torch.Tensor:
     """(B, 3, 32, 32) uint8: CIFAR horse photos, or a smooth synthetic batch without shared data."""
     folder = SHARED / "cifar10" / "test" / "horse"
     if folder.is_dir():
-        from colorclass.data import list_images, load_rgb
+        from colorclass.photos import list_images, load_rgb
         imgs = np.stack([load_rgb(f) for f in list_images(folder)[:40]])
         return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
     x = torch.rand(40, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 255

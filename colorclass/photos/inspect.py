@@ -1,7 +1,8 @@
-"""``describe_folder``: the text of ``colorclass data DIR`` - what the data pipeline sees in a folder.
+"""Folder reports: ``describe_folder`` (``colorclass data DIR``) and ``rank_folder`` (``rank-colorful``).
 
 Pipeline position: [this: debugging view of the photos] -> quantize -> encode targets -> network
--> loss -> decode -> colour image -> metrics / reports.
+-> loss -> decode -> colour image -> metrics / reports. Layer: the top of ``colorclass.photos``
+(uses ``scan``, ``dataset`` and the colourfulness scores; nothing in photos imports it).
 
 Reports file counts by extension, the size distribution of the usable photos, the skipped files
 by reason, and shapes and value ranges of a few crops exactly as ``ImageFolderDataset`` yields
@@ -11,13 +12,19 @@ them, converted to Lab (L in [0, 100]; a, b roughly in [-128, 127]) and to the n
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from .data import check_file, list_images, scan_images
+from .colorfulness import channel_variance, hasler_susstrunk
+from .read import UnreadableImage, load_for_stats
+from .scan import SkipReport, check_file, list_images, scan_images
+
+__all__ = ["describe_folder", "rank_folder"]
 
 
 def _size_lines(files: list[Path]) -> list[str]:
@@ -31,7 +38,7 @@ def _size_lines(files: list[Path]) -> list[str]:
 
 
 def _sample_lines(files: list[Path], *, crop_size: int, n_samples: int, seed: int) -> list[str]:
-    from .color import lab_to_l_input, rgb_to_lab
+    from ..color import lab_to_l_input, rgb_to_lab
     from .dataset import ImageFolderDataset
 
     picks = np.random.default_rng(seed).choice(len(files), size=min(n_samples, len(files)), replace=False)
@@ -74,3 +81,40 @@ def describe_folder(root: str | Path, *, crop_size: int | None = None, n_samples
     else:
         lines.append("no usable photos: nothing to sample")
     return "\n".join(lines)
+
+
+def rank_folder(root: str | Path, out_path: str | Path, *, progress: bool = True
+                ) -> list[tuple[Path, float]]:
+    """Score every readable photo under ``root`` and write them, most colourful first.
+
+    ``out_path`` gets a tab-separated table with a header:
+    ``rank  colorfulness  channel_variance  path`` (``.csv`` suffix -> comma-separated).
+    Unreadable files are left out and counted in a final ``# skipped`` comment line.
+    Returns ``[(path, colorfulness M), ...]`` sorted by decreasing M (ties by path).
+    Scores are computed on the same reduced-size decode that ``scan_images`` uses.
+    """
+    files = list_images(root)
+    rows, report = [], SkipReport()
+    for path in tqdm(files, desc="colourfulness", unit="img", disable=not progress):
+        try:
+            rgb = load_for_stats(path)
+        except UnreadableImage as e:
+            report.add(path, e.reason)
+            continue
+        rows.append((path, hasler_susstrunk(rgb), channel_variance(rgb)))
+    rows.sort(key=lambda r: (-r[1], str(r[0])))
+    _write_ranking(Path(out_path), rows, report)
+    return [(path, m) for path, m, _ in rows]
+
+
+def _write_ranking(out_path: Path, rows: list[tuple[Path, float, float]], report: SkipReport) -> None:
+    """The ranked table of ``rank_folder`` (tab-separated, or comma-separated for ``.csv``)."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    delimiter = "," if out_path.suffix.lower() == ".csv" else "\t"
+    with open(out_path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(["rank", "colorfulness", "channel_variance", "path"])
+        for rank, (path, m, v) in enumerate(rows, start=1):
+            writer.writerow([rank, f"{m:.3f}", f"{v:.3f}", str(path)])
+        if report.total:
+            fh.write(f"# skipped {report.total}: {report.summary().replace(chr(10), '; ')}\n")

@@ -1,7 +1,8 @@
 """Crop and augmentation geometry for ``ImageFolderDataset`` (on the colour image, before L/ab split).
 
 Pipeline position: photos -> [this: crop / scale / flip / rotate / shear] -> quantize -> encode
-targets -> network -> loss -> decode -> colour image -> metrics / reports.
+targets -> network -> loss -> decode -> colour image -> metrics / reports. Layer: a leaf of
+``colorclass.photos`` (pure geometry on arrays; imports nothing of colorclass), used by ``dataset``.
 
 Geometry, in continuous pixel coordinates of the *working image* (the photo after ``resize`` of the
 shorter side, and upscaled so that its shorter side is at least ``crop_size``): output pixel

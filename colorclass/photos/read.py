@@ -1,7 +1,8 @@
-"""Reading one photo as 8-bit sRGB, and deciding whether it carries any colour.
+"""Reading one photo as 8-bit sRGB: EXIF orientation, Pillow modes, bit depths.
 
-Pipeline position: [this: photos] -> quantize (fit bins) -> encode targets -> network -> loss
--> decode -> colour image -> metrics / reports. Re-exported by ``colorclass.data``.
+Pipeline position: [this: photos (read)] -> quantize (fit bins) -> encode targets -> network
+-> loss -> decode -> colour image -> metrics / reports. The lowest layer of ``colorclass.photos``
+(imports nothing of colorclass); re-exported by ``colorclass.photos``.
 
 Conversions (``load_rgb``): EXIF orientation applied; palette -> RGB; transparency (RGBA, LA, PA,
 palette with a transparent index) is composited on WHITE and dropped; CMYK and YCbCr -> RGB with
@@ -26,8 +27,6 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 GRAY_MODES: frozenset[str] = frozenset(
     {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 STATS_SIZE = 256            # scans score photos on a decode whose shorter side is about this size
-COLOURLESS_TOL = 10         # 8-bit levels of max-min channel difference still counted as gray
-COLOURLESS_FRACTION = 0.01  # at most this fraction of pixels may exceed the tolerance
 
 
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
@@ -100,7 +99,7 @@ def _to_rgb(im: Image.Image, path: Path) -> Image.Image:
         raise UnreadableImage(path, f"unsupported mode {mode}", str(e)) from None
 
 
-def _load(path: str | Path, draft_size: int | None) -> tuple[np.ndarray, str, tuple[int, int]]:
+def load_with_info(path: str | Path, draft_size: int | None) -> tuple[np.ndarray, str, tuple[int, int]]:
     """(rgb (H, W, 3) uint8, the file's own Pillow mode, full (width, height) after orientation)."""
     path = Path(path)
     im = _open_image(path)
@@ -134,10 +133,10 @@ def load_rgb(path: str | Path, *, draft_size: int | None = None) -> np.ndarray:
     """
     if draft_size is not None and draft_size < 1:
         raise ValueError(f"draft_size must be a positive number of pixels or None, got {draft_size}")
-    return _load(path, draft_size)[0]
+    return load_with_info(path, draft_size)[0]
 
 
-def _stats_view(rgb: np.ndarray) -> np.ndarray:
+def stats_view(rgb: np.ndarray) -> np.ndarray:
     """Strided subsample so that the shorter side is about STATS_SIZE (scores need no more)."""
     step = max(1, min(rgb.shape[:2]) // STATS_SIZE)
     return rgb[::step, ::step]
@@ -145,20 +144,5 @@ def _stats_view(rgb: np.ndarray) -> np.ndarray:
 
 def load_for_stats(path: str | Path) -> np.ndarray:
     """The reduced-size decode (shorter side ~``STATS_SIZE``) on which scans score a photo."""
-    return _stats_view(load_rgb(path, draft_size=STATS_SIZE))
+    return stats_view(load_rgb(path, draft_size=STATS_SIZE))
 
-
-def is_colourless(rgb_u8: np.ndarray, *, tol: float = COLOURLESS_TOL,
-                  fraction: float = COLOURLESS_FRACTION) -> bool:
-    """True when ``rgb_u8`` ((..., 3) uint8) carries no colour.
-
-    A pixel counts as coloured when ``max(R, G, B) - min(R, G, B) > tol`` (8-bit levels); the image
-    is colourless when at most ``fraction`` of its pixels are coloured. The defaults (10 levels,
-    1 %) ignore JPEG chroma noise and slight tints; tuned on Tiny ImageNet val and CIFAR-10 test.
-    """
-    rgb = np.asarray(rgb_u8)
-    if rgb.ndim < 2 or rgb.shape[-1] != 3 or rgb.size == 0:
-        raise ValueError(f"expected a non-empty RGB array of shape (..., 3), got shape {rgb.shape}")
-    px = rgb.reshape(-1, 3).astype(np.int16)
-    spread = px.max(axis=1) - px.min(axis=1)
-    return bool(np.count_nonzero(spread > tol) <= fraction * len(spread))

@@ -1,20 +1,16 @@
-"""Photos in: file lists, skip report, scanning, train/val split, pixel samples, the dataset.
+"""Photo folders: file lists, per-file checks with skip reasons, scans and the train/val split.
 
-Pipeline position: [this: photos] -> quantize (fit bins) -> encode targets -> network -> loss
--> decode -> colour image -> metrics / reports.
+Pipeline position: [this: photos (scan)] -> quantize (fit bins) -> encode targets -> network
+-> loss -> decode -> colour image -> metrics / reports. Layer: ``read``, ``colourless`` and the
+colourfulness scores below; ``sample``, ``dataset`` and ``inspect`` above.
 
-Every reader returns 8-bit sRGB as ``np.ndarray (H, W, 3) uint8`` (``load_rgb``, with the mode
-conversions documented in ``colorclass/imread.py``). Files that cannot be used are never fatal:
-``load_rgb`` raises ``UnreadableImage`` with a short ``reason`` and the scanners count the reasons
-in a ``SkipReport``. Re-exported here so callers need one module: ``load_rgb``, ``is_colourless``,
-``UnreadableImage`` (from ``imread.py``), ``ImageFolderDataset`` (``dataset.py``, crop geometry in
-``augment.py``) and ``describe_folder`` (``inspect_data.py``, the text of ``colorclass data DIR``).
+Files that cannot be used are never fatal: ``load_rgb`` raises ``UnreadableImage`` with a short
+``reason`` and the scanners count the reasons in a ``SkipReport``.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .colorfulness import hasler_susstrunk
-from .imread import (COLOURLESS_FRACTION, COLOURLESS_TOL, GRAY_MODES, IMAGE_EXTENSIONS,  # noqa: F401
-                     STATS_SIZE, UnreadableImage, _load, _stats_view, is_colourless, load_for_stats,
-                     load_rgb)
+from .colourless import is_colourless
+from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, stats_view
 
-__all__ = ["IMAGE_EXTENSIONS", "UnreadableImage", "load_rgb", "is_colourless", "list_images",
-           "SkipReport", "FileCheck", "check_file", "scan_images", "split_files", "sample_pixels",
-           "ImageFolderDataset", "describe_folder", "load_for_stats"]
+__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "scan_images", "split_files"]
 
 # ----------------------------------------------------------------------------- file lists
 
@@ -108,11 +101,11 @@ def check_file(path: str | Path) -> FileCheck:
     key = (str(path), st.st_mtime_ns, st.st_size)
     if key not in _CHECKS:
         try:
-            rgb, mode, size = _load(path, STATS_SIZE)
+            rgb, mode, size = load_with_info(path, STATS_SIZE)
         except UnreadableImage as e:
             _CHECKS[key] = FileCheck(e.reason)
             return _CHECKS[key]
-        view = _stats_view(rgb)
+        view = stats_view(rgb)
         reason = ("grayscale file" if mode in GRAY_MODES
                   else "no colour" if is_colourless(view) else None)
         _CHECKS[key] = FileCheck(reason, hasler_susstrunk(view), size)
@@ -159,62 +152,3 @@ def split_files(files: Sequence[str | Path], *, val_fraction: float, seed: int
     train = [f for i, f in enumerate(files) if i not in val_idx]
     val = [f for i, f in enumerate(files) if i in val_idx]
     return train, val
-
-
-# ----------------------------------------------------------------------------- pixel samples
-
-def _files_of(root_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(root_or_files, (str, Path)):
-        return list_images(root_or_files)
-    return [Path(p) for p in root_or_files]
-
-
-def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_per_image: int = 1000,
-                  max_pixels: int = 1_000_000, seed: int = 0, draft_size: int | None = None,
-                  min_colorfulness: float = 0.0, progress: bool = True) -> tuple[np.ndarray, dict]:
-    """Colour sample drawn evenly across a folder (or file list) of photos.
-
-    Each usable photo (see ``scan_images``) gives ``pixels_per_image`` pixels drawn without
-    replacement (all of them if it has fewer); if the total would exceed ``max_pixels``, every photo
-    gives ``max_pixels // n_photos`` (and with more photos than ``max_pixels``, a random subset
-    of photos gives one pixel each). Deterministic for ``seed``, independent of file order.
-    ``draft_size`` decodes large JPEGs at reduced size (see ``load_rgb``).
-    Returns ``pixels: (N, 3) uint8`` and a JSON-ready ``info`` dict
-    (``n_images``, ``n_pixels``, ``pixels_per_image``, ``n_skipped``, ``skipped``).
-    """
-    if pixels_per_image < 1 or max_pixels < 1:
-        raise ValueError(f"pixels_per_image and max_pixels must be >= 1, got {pixels_per_image} "
-                         f"and {max_pixels}")
-    files, report = scan_images(sorted(_files_of(root_or_files)),
-                                min_colorfulness=min_colorfulness, progress=progress)
-    if not files:
-        raise ValueError(f"no usable photos in {root_or_files!s:.200}; skipped: {report.summary()}")
-    per_image = min(pixels_per_image, max(1, max_pixels // len(files)))
-    if len(files) > max_pixels:
-        pick = np.random.default_rng(seed).choice(len(files), size=max_pixels, replace=False)
-        files = [files[i] for i in sorted(pick.tolist())]
-    chunks = []
-    for path in tqdm(files, desc="sampling pixels", unit="img", disable=not progress or len(files) < 2):
-        try:
-            px = load_rgb(path, draft_size=draft_size).reshape(-1, 3)
-        except UnreadableImage as e:   # changed since the scan
-            report.add(path, e.reason)
-            continue
-        rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
-        take = rng.choice(len(px), size=min(per_image, len(px)), replace=False)
-        chunks.append(px[np.sort(take)])
-    pixels = np.concatenate(chunks) if chunks else np.zeros((0, 3), np.uint8)
-    info = {"n_images": len(chunks), "n_pixels": int(len(pixels)), "pixels_per_image": per_image,
-            "seed": seed, "n_skipped": report.total, "skipped": report.summary()}
-    return pixels, info
-
-
-def __getattr__(name: str):
-    """Lazy re-exports (``dataset.py`` and ``inspect_data.py`` import this module)."""
-    if name == "ImageFolderDataset":
-        from .dataset import ImageFolderDataset
-        return ImageFolderDataset
-    if name == "describe_folder":
-        from .inspect_data import describe_folder
-        return describe_folder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """``ImageFolderDataset``: validated photos -> deterministic augmented RGB crops (uint8 tensors).
 
 Pipeline position: photos -> [this: dataset of colour crops] -> quantize / encode targets -> network
--> loss -> decode -> colour image -> metrics / reports. The L/ab split and target encoding happen
+-> loss -> decode -> colour image -> metrics / reports. Layer: above ``scan`` (with ``augment`` for
+the crop geometry and ``cache`` for decoded photos). The L/ab split and target encoding happen
 later, in ``colorclass/task.py``; this module only yields colour.
 
 Determinism: the augmentation of item ``i`` is drawn from ``np.random.default_rng([seed, epoch,
@@ -24,7 +25,11 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from .augment import apply_crop, center_crop, sample_crop, working_image
-from .data import UnreadableImage, list_images, load_rgb, scan_images
+from .cache import open_or_build_cache
+from .read import UnreadableImage, load_rgb
+from .scan import list_images, scan_images
+
+__all__ = ["ImageFolderDataset"]
 
 
 def _check_options(crop_size: int, resize: int, min_scale: float, rotate: float, shear: float,
@@ -91,7 +96,6 @@ class ImageFolderDataset(Dataset):
             self._cache = [self._decode(i) for i in tqdm(range(len(self.files)), desc="caching photos",
                                                          unit="img", disable=not progress)]
         elif cache:
-            from .datacache import open_or_build_cache
             self._cache = open_or_build_cache(Path(cache), self, progress=progress)
 
     def set_epoch(self, epoch: int) -> None:
