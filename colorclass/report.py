@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .callbacks import Callback
+from .engine.callbacks import Callback
 
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
 

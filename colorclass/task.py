@@ -56,6 +56,8 @@ class ColorizationTask:
     ``quantize.rebalance_weights(bins.prior, lam=lam)[its target's most likely bin]``.
     """
 
+    metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.task.Task)
+
     def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
                  device: str | torch.device = "cpu") -> None:

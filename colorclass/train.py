@@ -1,29 +1,85 @@
-"""Experiment runner: wires one config into the pipeline and hands it to the trainer.
+"""Experiment runner: wires one config into the pipeline and hands it to the generic engine.
 
     config -> photos (data) + bins (quantize) -> network (models) + task (losses, targets)
-           -> Trainer (generic) -> run folder
+           -> EngineConfig + Trainer (colorclass.engine) -> run folder
 
-This is the only place that knows every stage; the trainer itself knows nothing about colour.
+This is the only place that knows every stage; the engine itself knows nothing about colour
+or experiments. The runner owns the run records (config.toml, command.txt, meta.json), the
+refusal to reuse a run folder, and the command-line wording (the resume hint).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import torch
 
-from .config import ExperimentConfig, load_config
+from .config import ExperimentConfig, config_to_toml, load_config
+from .engine.config import EngineConfig, OptimSettings
+from .engine.device import resolve_device  # noqa: F401  (still importable from here)
 
-__all__ = ["run_training", "resume_training", "build_experiment", "resolve_device", "model_from_config"]
+__all__ = ["run_training", "resume_training", "build_experiment", "resolve_device", "model_from_config",
+           "engine_config_from", "write_run_records", "check_run_folder", "resume_hint"]
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
-    return torch.device(name)
+def engine_config_from(cfg: ExperimentConfig) -> EngineConfig:
+    """The engine's settings out of an experiment config (``train``, ``optim``, data workers)."""
+    train = {f.name: getattr(cfg.train, f.name) for f in fields(EngineConfig) if hasattr(cfg.train, f.name)}
+    return EngineConfig(**train, num_workers=cfg.data.num_workers, optim=OptimSettings(**asdict(cfg.optim)))
+
+
+def check_run_folder(run_dir: Path, resume: bool) -> None:
+    """Refuse to start a new run over an existing one."""
+    if not resume and (run_dir / "checkpoint.safetensors").is_file():
+        raise ValueError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
+                         f"--resume {run_dir} or choose another --out")
+
+
+def resume_hint(run_dir: str | Path) -> str:
+    return f"resume with: train-classifier --resume {run_dir}"
+
+
+def git_revision() -> str | None:
+    """The colorclass checkout's git revision (with "+dirty"), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        if not rev:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = "", resume: bool = False,
+                      device: torch.device | str = "cpu", world: int = 1) -> None:
+    """config.toml, command.txt (one line per session) and meta.json (versions, device; a
+    resumed run keeps the first session's record and lists the resumptions)."""
+    from . import __version__
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.toml").write_text(config_to_toml(cfg))
+    with open(run_dir / "command.txt", "a" if resume else "w") as f:
+        f.write((command or shlex.join(sys.argv)) + "\n")
+    session = {"colorclass_version": __version__, "git_revision": git_revision(),
+               "torch_version": torch.__version__, "device": str(device), "world_size": world,
+               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta_path = run_dir / "meta.json"
+    if resume and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        meta["resumed"] = True
+        meta.setdefault("resumptions", []).append(session)
+    else:
+        meta = {**session, "resumed": False}
+    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
@@ -114,21 +170,22 @@ def _load_weights(path: str) -> dict[str, torch.Tensor]:
 
 def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False) -> dict:
     """Train one experiment into ``cfg.out``; returns the trainer's summary."""
+    from .engine.trainer import Trainer
     from .report import SampleGridCallback, build_run_report
-    from .trainer import Trainer
 
     run_dir = Path(cfg.out)
-    if not resume and (run_dir / "checkpoint.safetensors").is_file():
-        raise ValueError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
-                         f"--resume {run_dir} or choose another --out")
+    check_run_folder(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.train.device)
     bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device)
     samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
                                  every=cfg.train.sample_every, method=cfg.decode.method,
                                  temperature=cfg.decode.temperature)
-    trainer = Trainer(model, task, train_set, val_set, cfg, run_dir=run_dir, callbacks=[samples],
-                      command=command, resume=resume)
+    trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
+                      callbacks=[samples], resume=resume, summary_hints=[resume_hint(run_dir)])
+    if trainer.is_main_process:
+        write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
+                          world=trainer.world)
     summary = trainer.fit()
     if trainer.is_main_process:
         build_run_report(run_dir)
