@@ -198,7 +198,7 @@ def _add_plot(p: argparse.ArgumentParser) -> None:
 
 
 def _run_plot(a: argparse.Namespace) -> int:
-    from .plots import plot_log
+    from .engine.plots import plot_log
 
     _require_dir(a.run_dir, "RUN_DIR")
     print(f"wrote {plot_log(a.run_dir)}")
@@ -311,7 +311,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as e:
-        from .trainer import NonFiniteLossError  # torch is loaded by then
+        from .engine.trainer import NonFiniteLossError  # torch is loaded by then
 
         if not isinstance(e, NonFiniteLossError):
             raise

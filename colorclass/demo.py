@@ -77,7 +77,7 @@ def demo_config(out: Path, train: Path, held: Path, *, max_minutes: float, seed:
     from .config import load_config
 
     return load_config(None, [
-        f"name=demo", f"out={out}", f"data.train={train}", f"data.val={held}",
+        "name=demo", f"out={out}", f"data.train={train}", f"data.val={held}",
         "data.resize=160", "data.crop_size=64", "data.min_scale=0.5", "data.repeat=64",
         f"bins.path={out / 'bins.npz'}", "model.name=unet", "model.width=32",
         "loss.name=ce", "optim.lr=2e-3", "optim.schedule=none",

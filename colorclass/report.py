@@ -18,8 +18,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .callbacks import Callback
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
+from .engine.callbacks import Callback
 from .engine.files import atomic_path, atomic_write_bytes, atomic_write_text
 
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]

@@ -5,21 +5,27 @@
         -> colorize / evaluate / calibrate / reports / activations
 
 Training uses the same helpers to build the network (``model_from_config``), to load weights
-(``load_weights``) and to refuse a folder that already holds a run (``check_can_start``).
+(``load_weights``), to refuse a folder that already holds a run (``check_can_start``) and to
+write the run's records (``write_run_records``: config.toml, command.txt, meta.json).
 """
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .config import ExperimentConfig, load_config
+from .config import ExperimentConfig, config_to_toml, load_config
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.device import resolve_device
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
-           "holds_run", "check_can_start", "weights_path"]
+           "holds_run", "check_can_start", "weights_path", "write_run_records", "git_revision"]
 
 RUN_FILES = ("config.toml", "bins.npz", "model.safetensors", "best.safetensors", "checkpoint.safetensors")
 
@@ -65,6 +71,44 @@ def check_can_start(run_dir: str | Path, *, resume: bool) -> None:
     if not resume and (run_dir / "checkpoint.safetensors").is_file():
         raise RunFolderError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
                              f"--resume {run_dir} or choose another --out")
+
+
+def git_revision() -> str | None:
+    """The colorclass checkout's git revision (with "+dirty"), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        if not rev:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = "", resume: bool = False,
+                      device: torch.device | str = "cpu", world: int = 1) -> None:
+    """config.toml, command.txt (one line per session) and meta.json (versions, device; a
+    resumed run keeps the first session's record and lists the resumptions)."""
+    from . import __version__
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.toml").write_text(config_to_toml(cfg))
+    with open(run_dir / "command.txt", "a" if resume else "w") as f:
+        f.write((command or shlex.join(sys.argv)) + "\n")
+    session = {"colorclass_version": __version__, "git_revision": git_revision(),
+               "torch_version": torch.__version__, "device": str(device), "world_size": world,
+               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta_path = run_dir / "meta.json"
+    if resume and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        meta["resumed"] = True
+        meta.setdefault("resumptions", []).append(session)
+    else:
+        meta = {**session, "resumed": False}
+    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:

@@ -49,6 +49,8 @@ class ColorizationTask:
     ``method`` / ``temperature``: the run's decoding rule, used for the validation ab error.
     """
 
+    metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.task.Task)
+
     def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
                  method: str = DEFAULT_METHOD, temperature: float = DEFAULT_TEMPERATURE,

@@ -1,29 +1,35 @@
-"""Experiment runner: wires one config into the pipeline and hands it to the trainer.
+"""Experiment runner: wires one config into the pipeline and hands it to the generic engine.
 
     config -> photos (data) + bins (quantize) -> network (models) + task (losses, targets)
-           -> Trainer (generic) -> run folder
+           -> EngineConfig + Trainer (colorclass.engine) -> run folder
 
-This is the only place that knows every stage; the trainer itself knows nothing about colour.
+This is the only place that knows every stage; the engine itself knows nothing about colour
+or experiments. The runner owns the run records (config.toml, command.txt, meta.json), the
+refusal to reuse a run folder, and the command-line wording (the resume hint).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import torch
 
 from .config import ExperimentConfig, load_config
+from .engine.config import EngineConfig, OptimSettings
+from .engine.device import resolve_device
+from .runs import check_can_start, load_weights, model_from_config, write_run_records
 
-__all__ = ["run_training", "resume_training", "build_experiment", "resolve_device", "model_from_config"]
+__all__ = ["run_training", "resume_training", "build_experiment", "engine_config_from", "resume_hint"]
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
-    return torch.device(name)
+def engine_config_from(cfg: ExperimentConfig) -> EngineConfig:
+    """The engine's settings out of an experiment config (``train``, ``optim``, data workers)."""
+    train = {f.name: getattr(cfg.train, f.name) for f in fields(EngineConfig) if hasattr(cfg.train, f.name)}
+    return EngineConfig(**train, num_workers=cfg.data.num_workers, optim=OptimSettings(**asdict(cfg.optim)))
+
+
+def resume_hint(run_dir: str | Path) -> str:
+    return f"resume with: train-classifier --resume {run_dir}"
 
 
 def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
@@ -84,7 +90,7 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device)
     train_set, val_set = _datasets(cfg)
     model = model_from_config(cfg, bins.n_bins)
     if cfg.model.init_from:
-        init_from_previous_stage(model, _load_weights(cfg.model.init_from))
+        init_from_previous_stage(model, load_weights(cfg.model.init_from))
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
                             sigma=cfg.bins.soft_sigma, rebalance=cfg.loss.rebalance,
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
@@ -93,45 +99,24 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device)
     return bins, train_set, val_set, model, task
 
 
-def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
-    """The network of ``cfg.model`` with Q = ``n_bins`` outputs (2 for the MSE baseline)."""
-    from .models import build_model
-
-    m = cfg.model
-    extra = {"depth": m.depth} if m.depth else {}
-    return build_model(m.name, out_channels=2 if cfg.loss.name == "mse" else n_bins, width=m.width,
-                       kernel_size=m.kernel_size, **extra)
-
-
-def _load_weights(path: str) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "model.safetensors"
-    if not p.is_file():
-        raise FileNotFoundError(f"model.init_from {path!r}: no weights found; pass a run folder "
-                                "or a .safetensors file")
-    return load_file(str(p))
-
-
 def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False) -> dict:
     """Train one experiment into ``cfg.out``; returns the trainer's summary."""
+    from .engine.trainer import Trainer
     from .report import SampleGridCallback, build_run_report
-    from .trainer import Trainer
 
     run_dir = Path(cfg.out)
-    if not resume and (run_dir / "checkpoint.safetensors").is_file():
-        raise ValueError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
-                         f"--resume {run_dir} or choose another --out")
+    check_can_start(run_dir, resume=resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.train.device)
     bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device)
     samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
                                  every=cfg.train.sample_every, method=cfg.decode.method,
                                  temperature=cfg.decode.temperature)
-    trainer = Trainer(model, task, train_set, val_set, cfg, run_dir=run_dir, callbacks=[samples],
-                      command=command, resume=resume)
+    trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
+                      callbacks=[samples], resume=resume, summary_hints=[resume_hint(run_dir)])
+    if trainer.is_main_process:
+        write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
+                          world=trainer.world)
     summary = trainer.fit()
     if trainer.is_main_process:
         build_run_report(run_dir)

@@ -23,8 +23,7 @@ from typing import Callable, ClassVar
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .features import (check_pixels_u8, check_rgb01, embedding_to_hc, gaussian_weights,  # noqa: F401
-                       hc_to_ab, hc_to_embedding, rgb01_to_hc_embedding, rgb01_to_lab)
+from .features import check_pixels_u8, check_rgb01, gaussian_weights
 
 FORMAT_NAME = "colorclass-bins"
 FORMAT_VERSION = 1

@@ -56,7 +56,7 @@ def embedding_to_hc(xy: np.ndarray) -> np.ndarray:
     return np.stack([hue, np.hypot(xy[:, 0], xy[:, 1])], 1).astype(np.float32)
 
 
-def hc_to_ab(hc: np.ndarray, lightness: float = 0.5) -> np.ndarray:
+def hc_display_ab(hc: np.ndarray, lightness: float = 0.5) -> np.ndarray:
     """Display ab of Hue-Chroma centres, rendered at HCL lightness ``lightness``: (Q, 2) float32."""
     hcl = np.concatenate([hc, np.full((len(hc), 1), lightness)], 1).astype(np.float32)
     rgb = hcl_to_rgb(torch.from_numpy(hcl), dim=-1).numpy()

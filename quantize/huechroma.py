@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .bins import Bins, BinsFileError, register_family
-from .features import check_rgb01, embedding_to_hc, hc_to_ab, hc_to_embedding, rgb01_to_hc_embedding
+from .features import check_rgb01, embedding_to_hc, hc_display_ab, hc_to_embedding, rgb01_to_hc_embedding
 
 _CHUNK = 65536
 
@@ -26,7 +26,7 @@ class _HueChromaBins(Bins):
 
     def _set_centers_hc(self, hc: np.ndarray) -> None:
         self.centers = self.centers_hc = hc.astype(np.float32)
-        self.centers_ab = hc_to_ab(self.centers_hc)
+        self.centers_ab = hc_display_ab(self.centers_hc)
 
     def _hard_features(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return rgb01_to_hc_embedding(rgb), hc_to_embedding(self.centers_hc)

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from colorclass import checkpoint
-from colorclass.checkpoint import (CheckpointError, atomic_write_bytes, capture_rng, load_checkpoint,
-                                   load_weights, restore_rng, save_checkpoint, save_weights)
+from colorclass.engine import files
+from colorclass.engine.checkpoint import (CheckpointError, atomic_write_bytes, capture_rng, load_checkpoint,
+                                          load_weights, restore_rng, save_checkpoint, save_weights)
 
 OPTIMIZERS = {
     "adam": lambda p: torch.optim.Adam(p, lr=1e-2),
@@ -87,7 +87,7 @@ def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypat
     def crash(src, dst):
         assert (tmp_path / src).is_file()   # the temporary file was fully written ...
         raise OSError("power cut (simulated)")  # ... but never renamed over the old one
-    monkeypatch.setattr(checkpoint.os, "replace", crash)
+    monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
         save_weights(tmp_path / "w.safetensors", {"w": torch.ones(3)})
     assert torch.equal(load_weights(tmp_path / "w.safetensors")["w"], torch.zeros(3))

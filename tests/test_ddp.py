@@ -9,8 +9,9 @@ import time
 import pytest
 import torch
 
-from colorclass.checkpoint import load_checkpoint
-from colorclass.trainer import NonFiniteLossError, Trainer
+from colorclass.engine.checkpoint import load_checkpoint
+from colorclass.engine.trainer import NonFiniteLossError, Trainer
+from colorclass.train import engine_config_from
 from test_trainer import ToyData, ToyTask, config, toy_model, trainer
 
 TIMEOUT_S = 120  # a hang (ranks disagreeing on the number of steps) fails instead of blocking
@@ -48,7 +49,7 @@ def _worker(rank, world, port, out):
     # 2. 49 samples: unpadded, rank 0 would run 7 batches of 4 and rank 1 only 6 (a hang);
     #    and a stop requested on rank 0 only
     cfg = config(out / "uneven", "train.batch_size=4", "train.device=cpu")
-    uneven = Trainer(toy_model(), ToyTask(), ToyData(49), ToyData(7, seed=1), cfg, run_dir=out / "uneven",
+    uneven = Trainer(toy_model(), ToyTask(), ToyData(49), ToyData(7, seed=1), engine_config_from(cfg), run_dir=out / "uneven",
                      callbacks=[StopAtIteration(9)])
     summary = uneven.fit()
     # 3. NaN on rank 1 only: both ranks stop with the same error

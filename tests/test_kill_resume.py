@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from colorclass.checkpoint import load_checkpoint
+from colorclass.engine.checkpoint import load_checkpoint
 from test_cli import make_photos
 
 

@@ -124,7 +124,7 @@ def test_grid_soft_weights_are_gaussian():
     grid = quantize.make_bins("grid", preset="zhang313").build()
     rgb = np.random.default_rng(0).random((50, 3)).astype(np.float32)
     idx, w = grid.encode_soft_exact(rgb, n=5, sigma=5.0)
-    from quantize.bins import rgb01_to_lab
+    from quantize.features import rgb01_to_lab
     ab = rgb01_to_lab(rgb)[:, 1:]
     d2 = ((ab[:, None] - grid.centers[idx]) ** 2).sum(-1)
     expected = np.exp(-d2 / 50.0)

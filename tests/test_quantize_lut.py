@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import quantize
-from quantize.bins import rgb01_to_lab
+from quantize.features import rgb01_to_lab
 from quantize.encoder import cell_centre_colours
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -13,11 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from colorclass import checkpoint
-from colorclass.checkpoint import load_checkpoint
 from colorclass.config import load_config
-from colorclass.plots import plot_log
-from colorclass.trainer import NonFiniteLossError, Trainer
+from colorclass.engine import files
+from colorclass.engine.checkpoint import load_checkpoint
+from colorclass.engine.plots import plot_log
+from colorclass.engine.task import Task
+from colorclass.engine.trainer import NonFiniteLossError, Trainer
+from colorclass.train import engine_config_from, write_run_records
 
 
 class ToyData(torch.utils.data.Dataset):
@@ -65,9 +67,13 @@ def config(tmp, *extra):
 
 
 def trainer(tmp, *extra, task=None, callbacks=(), resume=False, dropout=0.2):
+    """An engine Trainer for the toy task, with the runner's run records (as run_training does)."""
     cfg = config(tmp, *extra)
-    return Trainer(toy_model(dropout=dropout), task or ToyTask(), ToyData(), ToyData(16, seed=1), cfg, run_dir=tmp,
-                   callbacks=callbacks, resume=resume)
+    t = Trainer(toy_model(dropout=dropout), task or ToyTask(), ToyData(), ToyData(16, seed=1),
+                engine_config_from(cfg), run_dir=tmp, callbacks=callbacks, resume=resume)
+    if t.is_main_process:
+        write_run_records(Path(tmp), cfg, resume=resume, device=t.device, world=t.world)
+    return t
 
 
 class StopAt:
@@ -107,7 +113,7 @@ def test_crash_while_writing_checkpoint_keeps_previous(tmp_path, monkeypatch):
 
     def crash(src, dst):
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(checkpoint.os, "replace", crash)
+    monkeypatch.setattr(files.os, "replace", crash)
     with torch.no_grad():
         for p in t.raw_model.parameters():
             p.add_(1.0)
@@ -127,8 +133,15 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
+class MetricTask(ToyTask):
+    """Declares task metric columns (like ColorizationTask) that its validation leaves empty."""
+
+    metric_names = ("pixel_acc", "miou")
+
+
 def test_log_csv_columns_and_plot(tmp_path):
-    summary = trainer(tmp_path).fit()
+    assert isinstance(MetricTask(), Task)
+    summary = trainer(tmp_path, task=MetricTask()).fit()
     with open(tmp_path / "log.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:9] == ["epoch", "iteration", "train_loss", "val_loss", "pixel_acc", "miou",
@@ -252,7 +265,7 @@ def test_unknown_early_stop_metric_is_named(tmp_path):
 
 
 def test_every_n_fires_on_multiples_and_epoch_ends_once(tmp_path):
-    from colorclass.callbacks import EveryN
+    from colorclass.engine.callbacks import EveryN
 
     fired = []
     trainer(tmp_path, callbacks=[EveryN(lambda t, when: fired.append((t.iteration, when)), every=4)]).fit()

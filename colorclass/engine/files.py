@@ -19,8 +19,9 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_path", "temp_name"
 
 
 def temp_name(path: Path) -> Path:
-    """Hidden temporary name beside ``path``, unique per process: ``.NAME.tmpPID``."""
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+    """Hidden temporary name beside ``path``, unique per process, keeping the suffix so that
+    writers which sniff the format from the name still work: ``.STEM.tmpPID.SUFFIX``."""
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -45,7 +46,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ``path`` is left as it was. The temporary keeps ``path``'s suffix so format sniffing works.
     """
     path = Path(path)
-    tmp = temp_name(path).with_suffix(path.suffix)
+    tmp = temp_name(path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:

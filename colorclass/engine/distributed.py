@@ -1,6 +1,6 @@
 """Multi-process training helpers: process groups, the data order, cross-rank agreement.
 
-    ... network -> loss -> *trainer (DDP under torchrun)* -> checkpoints / log.csv
+    Trainer (DDP under torchrun) -> *init_distributed, ShardedEpochSampler, agree, all_reduce_sums*
 
 Generic (nothing about colour). ``torchrun`` sets ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``,
 ``MASTER_ADDR`` and ``MASTER_PORT``; with ``WORLD_SIZE > 1`` the trainer joins a process group

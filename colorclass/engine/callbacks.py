@@ -1,23 +1,40 @@
 """Training callbacks: what happens around the optimisation loop (logging, plots, TensorBoard).
 
-    ... -> trainer -> *callbacks* -> log.csv, loss.png, TensorBoard, sample grids (report.py)
+    Trainer -> *callbacks* -> log.csv, loss.png, TensorBoard (and the runner's own, e.g. sample grids)
 
 Generic: nothing here knows about colour. Every hook receives the trainer; only rank 0
-runs callbacks under DDP.
+runs callbacks under DDP. log.csv columns: the engine's (``epoch, iteration, train_loss,
+val_loss``), then the task's ``metric_names``, then ``lr, images_per_s, elapsed_s``, then any
+other validation metric in sorted order (a results-file contract: keep it stable).
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-__all__ = ["Callback", "EveryN", "CSVLogger", "PlotCallback", "TensorBoardCallback", "LOG_COLUMNS"]
+from .files import atomic_write_text
 
-LOG_COLUMNS = ["epoch", "iteration", "train_loss", "val_loss", "pixel_acc", "miou", "lr",
-               "images_per_s", "elapsed_s"]
+__all__ = ["Callback", "EveryN", "CSVLogger", "PlotCallback", "TensorBoardCallback", "ENGINE_COLUMNS",
+           "log_columns"]
+
+_HEAD = ("epoch", "iteration", "train_loss", "val_loss")
+_TAIL = ("lr", "images_per_s", "elapsed_s")
+ENGINE_COLUMNS = _HEAD + _TAIL
+
+
+def log_columns(metric_names: Sequence[str] = ()) -> list[str]:
+    """log.csv's fixed columns: the engine's, with the task's metrics after ``val_loss``."""
+    return [*_HEAD, *(m for m in metric_names if m not in ENGINE_COLUMNS), *_TAIL]
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
 
 
 class Callback:
@@ -73,12 +90,13 @@ class EveryN(Callback):
 
 class CSVLogger(Callback):
     """Append rows to ``RUN_DIR/log.csv``: training rows every ``log_every`` iterations,
-    validation rows after each validation. Columns: LOG_COLUMNS, then any extra metrics of
-    the first validation (a resumed run keeps the file's header and appends)."""
+    validation rows after each validation. Columns: ``log_columns(metric_names)``, then any
+    extra metrics of the first validation (a resumed run keeps the file's header and appends)."""
 
-    def __init__(self, run_dir: str | Path, *, log_every: int = 20) -> None:
+    def __init__(self, run_dir: str | Path, *, log_every: int = 20, metric_names: Sequence[str] = ()) -> None:
         self.path = Path(run_dir) / "log.csv"
         self.log_every = max(1, log_every)
+        self.base_columns = log_columns(metric_names)
         self.columns: list[str] | None = None
         self._loss_sum, self._loss_n = 0.0, 0
         self._pending: list[dict[str, Any]] = []
@@ -93,14 +111,15 @@ class CSVLogger(Callback):
             self._pending.append(row)
             if header_from is None:
                 return
-            self.columns = LOG_COLUMNS + sorted(k for k in header_from if k not in LOG_COLUMNS)
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(self.columns)
+            self.columns = self.base_columns + sorted(k for k in header_from if k not in self.base_columns)
             rows, self._pending = self._pending, []
-        else:
-            rows = [row]
+            atomic_write_text(self.path, _csv_text([self.columns, *self._cells(rows)]))
+            return
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerows([[_fmt(r.get(c)) for c in self.columns] for r in rows])
+            csv.writer(f).writerows(self._cells([row]))
+
+    def _cells(self, rows: list[dict[str, Any]]) -> list[list[str]]:
+        return [[_fmt(r.get(c)) for c in self.columns] for r in rows]
 
     def on_train_start(self, trainer) -> None:
         """A fresh run starts a fresh file; a resumed one drops the rows written after its
@@ -118,10 +137,7 @@ class CSVLogger(Callback):
         col = header.index("iteration") if "iteration" in header else None
         keep = [r for r in body if col is None or not r[col] or float(r[col]) <= trainer.iteration]
         if len(keep) < len(body):
-            tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
-            with open(tmp, "w", newline="") as f:
-                csv.writer(f).writerows([header, *keep])
-            os.replace(tmp, self.path)
+            atomic_write_text(self.path, _csv_text([header, *keep]))
 
     def _base(self, trainer) -> dict[str, Any]:
         # epoch column: 1-based epoch the row belongs to (in progress, or just finished)
@@ -161,16 +177,18 @@ def _fmt(v: Any) -> str:
 
 class PlotCallback(Callback):
     """Redraw ``RUN_DIR/loss.png`` from log.csv after validations (at most every
-    ``min_seconds``) and at the end."""
+    ``min_seconds``) and at the end; ``metric_names`` (the task's) get the metrics panel."""
 
-    def __init__(self, run_dir: str | Path, *, min_seconds: float = 20.0) -> None:
+    def __init__(self, run_dir: str | Path, *, min_seconds: float = 20.0,
+                 metric_names: Sequence[str] | None = None) -> None:
         self.run_dir, self.min_seconds, self._last = Path(run_dir), min_seconds, -math.inf
+        self.metric_names = metric_names
 
     def _plot(self) -> None:
         from .plots import plot_log
 
         if (self.run_dir / "log.csv").is_file():
-            plot_log(self.run_dir)
+            plot_log(self.run_dir, metrics=self.metric_names)
 
     def on_validation_end(self, trainer, metrics) -> None:
         if time.monotonic() - self._last >= self.min_seconds:

@@ -1,17 +1,16 @@
 """Crash-safe checkpoints without pickle.
 
-    trainer -> *checkpoint.safetensors* (weights + optimiser + scheduler + RNG + counters)
+    Trainer -> *checkpoint.safetensors* (weights + optimiser + scheduler + RNG + counters)
             -> *model.safetensors* / *best.safetensors* (weights only, for users)
 
-Every file is written atomically: a temporary file in the same folder, flushed and fsynced,
-then ``os.replace`` (and the folder fsynced), so a crash mid-write leaves the previous file
-intact. Tensors go in the safetensors body; everything else (optimiser structure, scheduler
+Every file is written atomically through ``engine.files.atomic_write_bytes`` (temporary file
+in the same folder, fsync, ``os.replace``, folder fsync), so a crash mid-write leaves the
+previous file intact. Tensors go in the safetensors body; everything else (optimiser structure, scheduler
 state, counters, Python/NumPy RNG) is JSON in the safetensors header metadata.
 """
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .files import atomic_write_bytes
+
 __all__ = ["atomic_write_bytes", "save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
            "capture_rng", "restore_rng", "CheckpointError"]
 
@@ -30,30 +31,6 @@ _TENSOR = "__tensor__"
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or does not match the run."""
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync folder)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # the previous file is untouched; do not leave the partial one behind
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some file systems do not fsync folders
-        pass
-    return path
 
 
 def _plain(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -66,6 +43,7 @@ def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor]) -> Path:
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`save_weights`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} not found")
@@ -106,6 +84,7 @@ def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def capture_rng() -> dict[str, Any]:
+    """Torch (CPU and CUDA), NumPy and Python RNG states, storable with :func:`save_checkpoint`."""
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -113,6 +92,7 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng` (also after a JSON round trip: tuples become lists)."""
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     version, internal, gauss = state["python"]

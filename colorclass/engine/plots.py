@@ -1,21 +1,24 @@
 """Loss curves from a run's log.csv (``colorclass plot RUN_DIR``), regenerable at any time.
 
-    trainer -> log.csv -> *loss.png* (train/val loss, pixel accuracy and mIoU, learning rate)
+    Trainer -> CSVLogger -> log.csv -> *loss.png* (train/val loss, the task's metrics, learning rate)
 
-Drawn with matplotlib's object API on an Agg canvas: no pyplot state, no global backend
-switch, safe to call from a training loop or a notebook.
+The metrics panel shows the task's metric columns: by default those between ``val_loss`` and
+``lr`` in log.csv's header (where the engine puts ``task.metric_names``). Drawn with
+matplotlib's object API on an Agg canvas (no pyplot state, no global backend switch, safe
+from a training loop or a notebook) and written atomically.
 """
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+from typing import Sequence
+
 import numpy as np
 
-__all__ = ["read_log", "plot_log"]
+from .files import atomic_path
 
-_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "pixel_acc": "pixel accuracy",
-           "miou": "mean IoU"}
+__all__ = ["read_log", "plot_log", "metric_columns"]
 
 
 def read_log(path: str | Path) -> dict[str, list[tuple[float, float]]]:
@@ -35,6 +38,15 @@ def read_log(path: str | Path) -> dict[str, list[tuple[float, float]]]:
                 except ValueError:
                     continue
     return series
+
+
+def metric_columns(path: str | Path) -> list[str]:
+    """The task's metric columns of a log.csv: those between ``val_loss`` and ``lr``."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if "val_loss" not in header or "lr" not in header:
+        return []
+    return header[header.index("val_loss") + 1: header.index("lr")]
 
 
 def _moving_average(y: np.ndarray, window: int) -> np.ndarray:
@@ -65,16 +77,20 @@ def _draw_loss(ax, s) -> None:
         ax.legend()
 
 
-def _draw_accuracy(ax, s) -> None:
-    for key in ("pixel_acc", "miou"):
+def _draw_metrics(ax, s, metrics: Sequence[str]) -> None:
+    values = []
+    for key in metrics:
         if s.get(key):
             x, y = zip(*s[key])
-            ax.plot(x, y, "o-", markersize=4, label=_LABELS[key])
-    ax.set(title="validation accuracy", xlabel="iteration", ylim=(0, 1))
+            ax.plot(x, y, "o-", markersize=4, label=key.replace("_", " "))
+            values += y
+    ax.set(title="validation metrics", xlabel="iteration")
+    if values and 0 <= min(values) and max(values) <= 1:  # fractions (accuracy, IoU, ...)
+        ax.set_ylim(0, 1)
     if ax.lines:
         ax.legend()
     else:
-        ax.text(0.5, 0.5, "no pixel_acc / miou in log.csv", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no task metrics in log.csv", ha="center", transform=ax.transAxes)
 
 
 def _draw_lr(ax, s) -> None:
@@ -87,8 +103,10 @@ def _draw_lr(ax, s) -> None:
     ax.set(title="learning rate", xlabel="iteration")
 
 
-def plot_log(run_dir_or_csv: str | Path, out_png: str | Path | None = None) -> Path:
-    """Draw loss.png beside log.csv (or at ``out_png``); returns the PNG path."""
+def plot_log(run_dir_or_csv: str | Path, out_png: str | Path | None = None, *,
+             metrics: Sequence[str] | None = None) -> Path:
+    """Draw loss.png beside log.csv (or at ``out_png``); returns the PNG path. ``metrics``:
+    the columns of the metrics panel (default: :func:`metric_columns` of the file)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -98,15 +116,17 @@ def plot_log(run_dir_or_csv: str | Path, out_png: str | Path | None = None) -> P
         raise FileNotFoundError(f"no log.csv at {str(csv_path)!r}; pass a run folder or its log.csv")
     out = Path(out_png) if out_png else csv_path.parent / "loss.png"
     s = read_log(csv_path)
+    metrics = metric_columns(csv_path) if metrics is None else list(metrics)
     fig = Figure(figsize=(14, 4))
     FigureCanvasAgg(fig)
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
     _draw_loss(ax_loss, s)
-    _draw_accuracy(ax_acc, s)
+    _draw_metrics(ax_acc, s, metrics)
     _draw_lr(ax_lr, s)
     for ax in (ax_loss, ax_acc, ax_lr):
         ax.grid(alpha=0.3)
     fig.suptitle(csv_path.parent.name, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
     return out

@@ -1,25 +1,24 @@
 """Small generic pieces of the trainer: optimisers, schedules, seeding, sums (the data order
 lives in distributed.py).
 
-    trainer -> *build_optimizer, build_scheduler, seed_everything, collate_sum*
+    EngineConfig.optim -> *build_optimizer, build_scheduler* -> Trainer
+    Trainer -> *seed_everything, collate_sum, improved*
 """
 from __future__ import annotations
 
 import random
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .config import OptimConfig
+from .config import OptimSettings
 
 __all__ = ["build_optimizer", "build_scheduler", "seed_everything", "collate_sum",
-           "improved", "git_revision"]
+           "improved"]
 
 
-def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg: OptimSettings) -> torch.optim.Optimizer:
     if not cfg.lr > 0:
         raise ValueError(f"optim.lr must be > 0, got {cfg.lr}")
     if cfg.name == "adam":
@@ -33,7 +32,7 @@ def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
     raise ValueError(f"optim.name {cfg.name!r} is not one of adam, adamw, sgd, rmsprop")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, epochs: int, mode: str = "min"):
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimSettings, *, epochs: int, mode: str = "min"):
     """Per-epoch schedule (None for "none"); "plateau" watches a metric in direction ``mode``."""
     if cfg.schedule == "none":
         return None
@@ -62,21 +61,8 @@ def collate_sum(sums: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def improved(value: float, best: float | None, mode: str) -> bool:
+    """Whether ``value`` beats ``best`` in direction ``mode`` ("min" or "max"); any value beats None."""
     if best is None:
         return True
     return value < best if mode == "min" else value > best
 
-
-def git_revision() -> str | None:
-    """The colorclass checkout's git revision (with "+dirty"), or None outside git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-        if not rev:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
