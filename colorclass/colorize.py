@@ -11,10 +11,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
-from .engine.files import atomic_path
+from .photos.write import save_image
 from .predict import colorize_array
 from .runs import load_run
 
@@ -58,8 +57,7 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
             img, n = colorize_array(rgb, run, method=method, temperature=temperature, size=size)
         clipped += n
         dst = out_dir / f"{f.stem}.png"
-        with atomic_path(dst) as tmp:
-            Image.fromarray(img).save(tmp)
+        save_image(img, dst)
         written.append(dst)
     print(f"colourised {len(written)} photo(s) into {out_dir} (decode={method}, T={temperature})")
     if skipped.total:

@@ -179,6 +179,8 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
 
 
 def _validate(key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, got {value!r}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(c) for c in _CHOICES[key])}")
     if key in _POSITIVE and not value > 0:

@@ -1,0 +1,107 @@
+"""Command line: the front door to every stage of the pipeline.
+
+    colorclass fit-bins | train | colorize | evaluate | demo | data | summary | plot | report | rank-colorful
+
+The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
+as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
+line and exit with code 2; no traceback (set COLORCLASS_DEBUG=1 to see one). Heavy imports
+happen inside each handler so that ``--help`` is instant. The subcommands live in
+``data_commands`` (photos and bins), ``train_commands`` and ``run_commands`` (a trained run).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from .common import EXIT_USAGE, Parser, UsageError
+from .data_commands import _add_data, _add_fit_bins, _add_rank
+from .run_commands import _add_colorize, _add_evaluate, _add_report
+from .train_commands import _add_demo, _add_plot, _add_summary, _add_train
+
+__all__ = ["main", "fit_bins_main", "train_main", "colorize_main", "build_parser", "UsageError", "SUBCOMMANDS"]
+
+SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = {
+    "fit-bins": (_add_fit_bins, "fit colour bins on a folder of photos"),
+    "train": (_add_train, "train a per-pixel colour classifier"),
+    "colorize": (_add_colorize, "colourise a photo or a folder with a trained run"),
+    "evaluate": (_add_evaluate, "measure a trained run on photos with true colours (JSON)"),
+    "demo": (_add_demo, "fit, train and colourise on photos shipped with the dependencies"),
+    "data": (_add_data, "show what the data pipeline sees in a folder"),
+    "summary": (_add_summary, "layer-by-layer shapes, parameters, FLOPs and memory of a network"),
+    "plot": (_add_plot, "redraw a run's loss curves from its log.csv"),
+    "report": (_add_report, "build report.html for a run"),
+    "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
+}
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    from ..config import ConfigError
+
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return args.handler(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        if os.environ.get("COLORCLASS_DEBUG"):  # show the traceback when debugging
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as e:
+        from ..engine.steps import NonFiniteLossError  # torch is loaded by then
+
+        if not isinstance(e, NonFiniteLossError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = Parser(prog="colorclass", description="Classification-based image colourisation toolkit.")
+    parser.add_argument("--version", action="version", version=f"colorclass {__version__}")
+    sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", parser_class=Parser)
+    for name, (add, help_text) in SUBCOMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _standalone(name: str, argv: Sequence[str] | None) -> int:
+    add, help_text = SUBCOMMANDS[name]
+    parser = Parser(prog="train-classifier" if name == "train" else name, description=help_text)
+    add(parser)
+    return _dispatch(parser, argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``colorclass``."""
+    return _dispatch(build_parser(), argv)
+
+
+def fit_bins_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``fit-bins``."""
+    return _standalone("fit-bins", argv)
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``train-classifier``."""
+    return _standalone("train", argv)
+
+
+def colorize_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``colorize``."""
+    return _standalone("colorize", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Command line, photo and bin commands: ``fit-bins``, ``data``, ``rank-colorful``.
+
+    photos -> *fit-bins* -> bins file;  photos -> *data* / *rank-colorful* -> what the pipeline sees
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..config import BIN_FAMILIES, BIN_SPACES
+from .common import positive_float, positive_int, require_dir
+
+
+def _add_fit_bins(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of photos (searched recursively)")
+    p.add_argument("-o", "--out", required=True, metavar="BINS.npz", help="bins file to write")
+    p.add_argument("--family", default="kmeans", choices=BIN_FAMILIES,
+                   help="bin family: " + ", ".join(BIN_FAMILIES) + " (default kmeans)")
+    p.add_argument("--space", default=None, choices=BIN_SPACES,
+                   help="colour space (default: rgb for kmeans, hc for gmm/hcgrid, ab for grid)")
+    p.add_argument("--k", type=positive_int, default=24, help="number of bins for kmeans/gmm/hcgrid (default 24)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pixels-per-image", type=positive_int, default=None, help="pixels sampled per image")
+    p.add_argument("--max-pixels", type=positive_int, default=None, help="cap on the total pixel sample")
+    p.add_argument("--preset", default=None, choices=["zhang313"], help="grid preset (family grid)")
+    p.add_argument("--grid-step", type=positive_float, default=10, help="ab grid step (family grid)")
+    p.add_argument("--no-prior", action="store_true", help="do not compute the empirical bin prior")
+    p.set_defaults(handler=_run_fit_bins)
+
+
+def _run_fit_bins(a: argparse.Namespace) -> int:
+    import quantize
+
+    from ..binning import fit_bins_from_folder
+
+    kwargs = dict(family=a.family, space=a.space, k=a.k, seed=a.seed, preset=a.preset,
+                  grid_step=a.grid_step, with_prior=not a.no_prior)
+    if a.pixels_per_image is not None:
+        kwargs["pixels_per_image"] = a.pixels_per_image
+    if a.max_pixels is not None:
+        kwargs["max_pixels"] = a.max_pixels
+    require_dir(a.input_dir, "INPUT_DIR")
+    bins = fit_bins_from_folder(a.input_dir, a.out, **kwargs)
+    print(quantize.format_summary(bins, bins.meta))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", metavar="DIR")
+    p.set_defaults(handler=_run_data)
+
+
+def _run_data(a: argparse.Namespace) -> int:
+    from ..photos import describe_folder
+
+    require_dir(a.root, "DIR")
+    print(describe_folder(a.root))
+    return 0
+
+
+def _add_rank(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", metavar="DIR")
+    p.add_argument("-o", "--out", required=True, metavar="RANKED.tsv")
+    p.set_defaults(handler=_run_rank)
+
+
+def _run_rank(a: argparse.Namespace) -> int:
+    from ..photos import rank_folder
+
+    require_dir(a.root, "DIR")
+    ranked = rank_folder(a.root, a.out)
+    print(f"ranked {len(ranked)} images by colourfulness -> {a.out}")
+    return 0
