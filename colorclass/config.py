@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .engine.config import LoopSettings, OptimSettings  # torch-free
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
@@ -74,37 +75,13 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
-class OptimConfig:
-    name: str = "adam"           # adam | adamw | sgd | rmsprop
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    schedule: str = "none"       # none | step | cosine | plateau
-    step_size: int = 10          # epochs
-    gamma: float = 0.5
-    plateau_patience: int = 2
-    grad_clip: float = 0.0       # 0 = off
+class OptimConfig(OptimSettings):
+    """[optim]: the engine's optimiser settings (fields and defaults in colorclass.engine.config)."""
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    max_minutes: float = 0.0     # 0 = unlimited
-    batch_size: int = 32
-    seed: int = 0
-    device: str = "auto"         # auto | cpu | cuda
-    amp: str = "auto"            # auto | off | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
-    checkpoint_every: int = 0    # iterations; 0 = each epoch end only
-    sample_every: int = 0        # iterations; 0 = epoch ends only
-    early_stop_metric: str = "val_loss"
-    early_stop_mode: str = "min"
-    early_stop_patience: int = 0  # 0 = off
-    overfit_batches: int = 0
-    log_every: int = 20
-    deterministic: bool = False  # CUDA: deterministic cuDNN kernels (slower); CPU runs are always exact
-    sync_bn: bool = False        # multi-GPU DDP: synchronise BatchNorm statistics across GPUs
+class TrainConfig(LoopSettings):
+    """[train]: the engine's loop settings (fields and defaults in colorclass.engine.config)."""
 
 
 @dataclass(frozen=True)

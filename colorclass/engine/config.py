@@ -3,14 +3,15 @@
     experiment config (colorclass.config) -> runner (colorclass.train.engine_config_from)
         -> *EngineConfig* -> Trainer
 
-Frozen dataclasses with the same field names and defaults as the experiment config's
-``train`` and ``optim`` sections (plus ``num_workers``), so the runner copies them over.
+Frozen dataclasses, torch-free. The experiment config reuses them for its ``[train]``
+(``LoopSettings``) and ``[optim]`` (``OptimSettings``) sections, so each field and default is
+written once; ``EngineConfig`` adds what the runner takes from elsewhere (``num_workers``, ``optim``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EngineConfig", "OptimSettings"]
+__all__ = ["EngineConfig", "LoopSettings", "OptimSettings"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class OptimSettings:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
-    """Everything the Trainer reads. ``batch_size`` is per process (global = batch_size * world)."""
+class LoopSettings:
+    """The training loop. ``batch_size`` is per process (global = batch_size * world)."""
 
     epochs: int = 10
     max_minutes: float = 0.0     # 0 = unlimited
@@ -49,5 +50,11 @@ class EngineConfig:
     log_every: int = 20          # iterations per training row of log.csv
     deterministic: bool = False  # CUDA: deterministic cuDNN kernels
     sync_bn: bool = False        # DDP on CUDA: synchronise BatchNorm statistics
+
+
+@dataclass(frozen=True)
+class EngineConfig(LoopSettings):
+    """Everything the Trainer reads: the loop, the data loader workers and the optimiser."""
+
     num_workers: int = 0         # DataLoader worker processes
     optim: OptimSettings = field(default_factory=OptimSettings)
