@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..engine.files import atomic_path
 
 __all__ = ["entropy_map", "top_confusions", "label_stats", "draw_palette_priors", "draw_confusions",
-           "draw_entropy", "draw_regions", "bin_colours"]
+           "draw_entropy", "draw_regions", "draw_triplets", "bin_colours"]
 
 
 def entropy_map(logits: torch.Tensor) -> torch.Tensor:
@@ -146,6 +146,23 @@ def _save_no_layout(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=80, bbox_inches="tight")
     return Path(path)
+
+
+def draw_triplets(rows: list[tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Compact gray | predicted | truth figure: one column per photo, rows (gray, predicted, truth).
+    rows: (predicted, truth) (H, W, 3) uint8 pairs."""
+    from ..report import gray_of
+
+    n = max(len(rows), 1)
+    fig, axes = _figure(1.8 * n + 0.6, 5.8, 3, n)
+    for j, (pred, truth) in enumerate(rows):
+        for i, img in enumerate((gray_of(truth), pred, truth)):
+            axes[i, j].imshow(img, interpolation="nearest")
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+    for i, name in enumerate(("gray input", "predicted", "truth")):
+        axes[i, 0].set_ylabel(name, fontsize=10)
+    return _save(fig, path)
 
 
 def draw_regions(shown: list, path: Path) -> Path:

@@ -51,14 +51,22 @@ def _summary(run) -> str:
                                for k, v in rows.items()) + "</table>"
 
 
-def _evaluation(run_dir: Path, data: str | None, folder: Path) -> str:
+def _current(ev: dict, run, data: str | None) -> bool:
+    """An earlier evaluation is reused when it has the methods table, the same data and the run's
+    present decoding rule (a calibration made after it makes it stale)."""
+    same_rule = run.regression or (ev.get("decode") == run.method and ev.get("temperature") == run.temperature)
+    same_data = data is None or Path(ev.get("data", "")).resolve() == Path(data).resolve()
+    return "methods" in ev and same_rule and same_data
+
+
+def _evaluation(run, data: str | None, folder: Path) -> str:
     from ..evaluate import evaluate_run, format_table
 
-    found = None
+    run_dir, found = Path(run.run_dir), None
     for candidate in (run_dir / "eval.json", folder / "eval.json"):
         if candidate.is_file():
             ev = json.loads(candidate.read_text())
-            if "methods" in ev and (data is None or Path(ev.get("data", "")).resolve() == Path(data).resolve()):
+            if _current(ev, run, data):
                 found = ev
                 break
     if found is None and data:
@@ -83,14 +91,15 @@ def _photos(data: str | None, images: str | None, limit: int) -> list[np.ndarray
 def _grid(run, photos: list[np.ndarray], folder: Path) -> str:
     from ..color import GamutWarning
     from ..predict import colorize_array
-    from ..report import save_comparison_grid
+    from .analysis import draw_triplets
 
     if not photos:
         return _note("no photos: pass --data DIR or --images DIR")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GamutWarning)
-        rows = [(f"#{i}", colorize_array(p, run)[0], p) for i, p in enumerate(photos[:N_SHOWN])]
-    return _img(save_comparison_grid(rows, folder / "grid.png", title=run.decode_description()), "grid")
+        rows = [(colorize_array(p, run)[0], p) for p in photos[:N_SHOWN]]
+    what = "regression" if run.regression else run.decode_description()
+    return f"<p>first {len(rows)} photos, {html.escape(what)}</p>" + _img(draw_triplets(rows, folder / "grid.png"), "grid")
 
 
 def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
@@ -166,7 +175,7 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, d
     data, images = (str(data) if data else None), (str(images) if images else None)
     photos = _photos(data, images, max(N_ANALYSIS, N_SHOWN))
     cal = run_dir / "calibration.png"
-    bodies = [_summary(run), _evaluation(run_dir, data, folder), _grid(run, photos, folder),
+    bodies = [_summary(run), _evaluation(run, data, folder), _grid(run, photos, folder),
               *_analysis(run, photos, folder), _curves(run_dir),
               _img(cal, "calibration") if cal.is_file() else _note("not calibrated: run `colorclass calibrate`"),
               _activations(run_dir, activations, data, folder),
