@@ -19,17 +19,9 @@ import torch
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.callbacks import Callback
 from .engine.files import atomic_path, atomic_write_bytes
+from .reports.analysis import gray_of
 
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
-
-
-def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
-    from .color import lab_to_rgb_with_gamut, rgb_to_lab
-
-    lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
-    lab[..., 1:] = 0
-    return (lab_to_rgb_with_gamut(lab, dim=-1)[0] * 255).round().byte().numpy()
 
 
 def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,

@@ -1,6 +1,6 @@
 """Command line: the front door to every stage of the pipeline.
 
-    colorclass fit-bins | train | colorize | evaluate | demo | data | summary | plot | report | rank-colorful
+    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report | rank-colorful
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
