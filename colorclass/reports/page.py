@@ -117,10 +117,14 @@ def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
     total = int(st["confusion"].sum())
     pairs = an.top_confusions(st["confusion"], 12)
     prior = st["target_counts"] / max(total, 1)
-    return [_img(an.draw_entropy(st["shown"], run.bins.n_bins, folder / "entropy.png"), "entropy"),
+    return ["<p>entropy of the softmax over the bins at each pixel, one scale for all photos "
+            "(dark = confident, bright = unsure between colours)</p>"
+            + _img(an.draw_entropy(st["shown"], run.bins.n_bins, folder / "entropy.png"), "entropy"),
             f"<p>over {st['n_photos']} photos, {total} pixels at network resolution</p>"
             + _img(an.draw_confusions(run.bins, pairs, total, folder / "confusions.png"), "confusions"),
-            _img(an.draw_regions(st["shown"], folder / "regions.png"), "regions"),
+            "<p>every pixel shows the true colour averaged over all pixels of its photo that carry the same "
+            "label: what the target labels and the predicted labels mean for this photo</p>"
+            + _img(an.draw_regions(st["shown"], folder / "regions.png"), "regions"),
             _palette(run, prior, f"= target frequency in {st['n_photos']} evaluation photos", folder)]
 
 
