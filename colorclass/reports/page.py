@@ -2,7 +2,7 @@
 
     run folder (+ --data DIR photos) -> evaluate (with baselines), grids, analysis figures,
         activations, calibration plot, training curves -> *RUN/report.html* (images embedded)
-        + the PNGs under RUN/report/
+        + the PNGs under RUN/report/ (and RUN/activations.png)
 
 Sections, in order (pictures first, each labelled): summary, evaluation, predictions,
 entropy, confusions, average-region colours, bin palette with priors, training curves,
@@ -147,7 +147,7 @@ def _curves(run_dir: Path) -> str:
     return _img(png, "loss and metric curves")
 
 
-def _activations(run_dir: Path, image: str | None, data: str | None, folder: Path) -> str:
+def _activations(run_dir: Path, image: str | None, data: str | None) -> str:
     from ..activations import save_activation_grid
     from ..photos import list_images, scan_images
 
@@ -156,7 +156,8 @@ def _activations(run_dir: Path, image: str | None, data: str | None, folder: Pat
         image = str(files[0]) if files else None
     if not image:
         return _note("no photo: pass --activations IMAGE or --data DIR")
-    return _img(save_activation_grid(run_dir, image, folder / "activations.png"), "activations")
+    png = save_activation_grid(run_dir, image, run_dir / "activations.png")   # where `report` always put it
+    return f"<p>{html.escape(Path(image).name)}</p>" + _img(png, "activations")
 
 
 STYLE = """body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}img{max-width:100%}
@@ -182,7 +183,7 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, d
     bodies = [_summary(run), _evaluation(run, data, folder), _grid(run, photos, folder),
               *_analysis(run, photos, folder), _curves(run_dir),
               _img(cal, "calibration") if cal.is_file() else _note("not calibrated: run `colorclass calibrate`"),
-              _activations(run_dir, activations, data, folder),
+              _activations(run_dir, activations, data),
               "<pre>" + html.escape((run_dir / "config.toml").read_text()) + "</pre>"]
     sections = list(zip(SECTION_TITLES, bodies)) + [(t, _img(p, t)) for t, p in extra_sections]
     body = "".join(f"<h2 id='s{i}'>{html.escape(t)}</h2>{c}" for i, (t, c) in enumerate(sections))
