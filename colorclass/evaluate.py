@@ -1,21 +1,27 @@
-"""Metrics: how close a trained run's colours are to the truth.
+"""Evaluation: a trained run, the built-in baselines and other runs, on the same photos.
 
-    photos with true colour -> gray -> trained run -> decode -> colour image -> *metrics JSON*
+    photos with true colour -> gray -> run / --compare runs (predict.colorize_batch) | baselines
+        -> metrics.MetricAccumulator per method -> *metrics JSON* + printed table (+ markdown)
 
-JSON keys (a contract; later versions add keys, never rename):
-    n_images, n_skipped, skipped (reason -> count), decode, temperature,
+JSON keys (a contract; later versions add keys, never rename). Top level = the run itself:
+    n_images, n_skipped, skipped (reason -> count), decode, temperature, temperature_source,
     pixel_acc      predicted argmax bin == nearest bin of the true colour (network resolution)
     ab_rmse        root mean squared ab error in Lab units, full resolution
-    auc_ab         area under the curve of the fraction of pixels within ab distance t,
-                   t = 0..150 (Zhang et al. 2016 "raw accuracy"), in [0, 1]
+    auc_ab         area under the ab-error CDF, t = 0..150 (Zhang et al. 2016), in [0, 1]
+    auc_ab_rebalanced   mean over the 313 ab bins (>= 0.01 % of pixels) of each bin's AuC, in [0, 1]
     psnr           PSNR of the sRGB output vs the truth in dB (peak 1), full resolution
+    ssim, mean_iou, per_class_accuracy (313 entries, null = bin too rare), colorfulness_gap
     colorfulness_pred, colorfulness_true   mean Hasler-Suesstrunk colourfulness
     clipped_fraction   fraction of pixels clipped to the sRGB gamut
+    methods        list of {name, kind: run | compare | baseline, ...the same metric keys}
+    run, data
+Exact definitions: colorclass.metrics. The printed table shows AuC, rebalanced AuC and mIoU in
+percent; the JSON keeps fractions in [0, 1].
 """
 from __future__ import annotations
 
 import json
-import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +29,25 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-__all__ = ["image_metrics", "evaluate_run", "AUC_THRESHOLDS"]
+from .metrics import AUC_THRESHOLDS, MetricAccumulator
 
-AUC_THRESHOLDS = np.arange(0, 151, dtype=np.float64)
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 renamed trapz
+__all__ = ["evaluate_run", "check_output_file", "format_table", "markdown_table", "AUC_THRESHOLDS"]
+
+TABLE_COLUMNS = (("AuC %", "auc_ab", 100), ("rebal. AuC %", "auc_ab_rebalanced", 100),
+                 ("ab RMSE", "ab_rmse", 1), ("PSNR dB", "psnr", 1), ("SSIM", "ssim", 1),
+                 ("mIoU %", "mean_iou", 100), ("colourf. gap", "colorfulness_gap", 1),
+                 ("pixel acc %", "pixel_acc", 100), ("clipped %", "clipped_fraction", 100))
 
 
-def image_metrics(pred_u8: np.ndarray, truth_u8: np.ndarray) -> dict[str, float | np.ndarray]:
-    """Full-resolution metrics of one photo: ab error stats, PSNR, colourfulness.
-
-    pred_u8, truth_u8: (H, W, 3) uint8 of the same size.
-    """
-    from .color import rgb_u8_to_lab_np
-    from .photos import hasler_susstrunk
-
-    if pred_u8.shape != truth_u8.shape:
-        raise ValueError(f"prediction {pred_u8.shape} and truth {truth_u8.shape} differ in size")
-    lab_p, lab_t = rgb_u8_to_lab_np(pred_u8), rgb_u8_to_lab_np(truth_u8)
-    dist = np.linalg.norm(lab_p[..., 1:] - lab_t[..., 1:], axis=-1).ravel()
-    within = (dist[None, :] <= AUC_THRESHOLDS[:, None]).mean(axis=1)
-    mse = np.mean((pred_u8.astype(np.float64) - truth_u8.astype(np.float64)) ** 2) / 255 ** 2
-    return {"sq_err_sum": float((dist ** 2).sum()), "n_pixels": dist.size, "within": within,
-            "psnr": float(10 * math.log10(1 / max(mse, 1e-12))),
-            "colorfulness_pred": float(hasler_susstrunk(pred_u8)),
-            "colorfulness_true": float(hasler_susstrunk(truth_u8))}
+def check_output_file(path: str | Path | None, option: str) -> None:
+    """Refuse, before any work, an output path that is a folder or whose folder does not exist."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a folder; give a file name, e.g. {p / 'out.json'}")
+    if not p.parent.is_dir():
+        raise FileNotFoundError(f"{option} {str(path)!r}: folder {str(p.parent)!r} does not exist; create it first")
 
 
 def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, encoder) -> tuple[int, int]:
@@ -58,58 +59,150 @@ def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, encoder) -> tuple[in
     return int((output.argmax(1) == labels).sum()), labels.numel()
 
 
+class _RunMethod:
+    """One trained run as a method: its decoding rule, accumulator and pixel hits."""
+
+    def __init__(self, run, name: str, kind: str, method: str | None, temperature: float | None):
+        self.run, self.name, self.kind = run, name, kind
+        self.method = method or run.method
+        self.temperature = run.temperature if temperature is None else temperature
+        self.source = run.temperature_source if method is None and temperature is None else "command line"
+        self.encoder = None if run.regression else run.bins.encoder(device=str(run.device))
+        self.acc, self.hits, self.labels = MetricAccumulator(), 0, 0
+
+    def add(self, truth: np.ndarray) -> None:
+        from .predict import colorize_batch, photo_tensor, to_uint8
+
+        r = self.run
+        rgb, n_clipped, p = colorize_batch(r.model, photo_tensor(truth, r.device), r.bins, regression=r.regression,
+                                           method=self.method, temperature=self.temperature, size=r.network_size)
+        self.acc.add(to_uint8(rgb)[0], truth, n_clipped)
+        if self.encoder is not None:
+            hits, n = _pixel_hits(p.output, truth, self.encoder)
+            self.hits, self.labels = self.hits + hits, self.labels + n
+
+    def result(self) -> dict:
+        decode = "regression" if self.run.regression else self.method
+        return {"name": self.name, "kind": self.kind, "run": str(self.run.run_dir), "decode": decode,
+                "temperature": None if self.run.regression else self.temperature,
+                "temperature_source": None if self.run.regression else self.source,
+                "pixel_acc": self.hits / self.labels if self.labels else None, **self.acc.result()}
+
+
+class _BaselineMethod:
+    """A constant-ab baseline (gray: ab = 0; mean: the training data's mean ab)."""
+
+    def __init__(self, name: str, ab: np.ndarray, source: str):
+        self.name, self.ab, self.source, self.acc = name, np.asarray(ab, dtype=np.float64), source, MetricAccumulator()
+
+    def add(self, truth: np.ndarray) -> None:
+        from .baselines import baseline_prediction
+
+        pred, n_clipped = baseline_prediction(truth, self.ab)
+        self.acc.add(pred, truth, n_clipped)
+
+    def result(self) -> dict:
+        return {"name": self.name, "kind": "baseline", "ab": [round(float(v), 3) for v in self.ab],
+                "ab_source": self.source, "decode": None, "temperature": None, "pixel_acc": None,
+                **self.acc.result()}
+
+
+def _baselines(run, names: list[str]) -> list[_BaselineMethod]:
+    from .baselines import BASELINES, run_mean_ab
+
+    out = []
+    for name in names:
+        if name not in BASELINES:
+            raise ValueError(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+        if name == "gray":
+            out.append(_BaselineMethod("gray", np.zeros(2), "ab = 0"))
+            continue
+        ab, source = run_mean_ab(run)
+        if ab is None:
+            print(f"skipping baseline 'mean': {source}")
+        else:
+            print(f"baseline 'mean': ab = ({ab[0]:.2f}, {ab[1]:.2f}) from {source}")
+            out.append(_BaselineMethod("mean", ab, source))
+    return out
+
+
+def _fmt(value, scale: float) -> str:
+    return "-" if value is None or value != value else f"{value * scale:.2f}" if scale != 1 else f"{value:.3f}"
+
+
+def _rows(methods: list[dict]) -> tuple[list[str], list[list[str]]]:
+    head = ["method"] + [c[0] for c in TABLE_COLUMNS]
+    rows = [[m["name"]] + [_fmt(m.get(key), scale) for _, key, scale in TABLE_COLUMNS] for m in methods]
+    return head, rows
+
+
+def format_table(methods: list[dict]) -> str:
+    """Plain-text table, one row per method (AuC, rebalanced AuC, mIoU, pixel acc in percent)."""
+    head, rows = _rows(methods)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def markdown_table(methods: list[dict]) -> str:
+    head, rows = _rows(methods)
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def _method_label(run, method: str | None, temperature: float | None) -> str:
+    if run.regression:
+        return f"{run.run_dir.name} (regression)"
+    m = method or run.method
+    t = run.temperature if temperature is None else temperature
+    return f"{run.run_dir.name} ({m}" + (f", T={t:g})" if m == "annealed" else ")")
+
+
 def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,
-                 method: str | None = None, temperature: float | None = None,
-                 max_images: int = 0, device: str = "auto") -> dict:
-    """Colourise every photo of ``data`` with the run and write the metrics JSON."""
+                 method: str | None = None, temperature: float | None = None, max_images: int = 0,
+                 device: str = "auto", compare: list[str | Path] = (), baselines: list[str] = (),
+                 markdown: str | Path | None = None) -> dict:
+    """Colourise every photo of ``data`` with the run, each ``compare`` run and each baseline;
+    write the metrics JSON (default RUN/eval.json) and print the table."""
+    from .color import GamutWarning
+    from .engine.files import atomic_write_text
     from .photos import list_images, load_rgb, scan_images
-    from .predict import colorize_batch, photo_tensor, to_uint8
     from .runs import load_run
 
+    check_output_file(out, "-o")
+    check_output_file(markdown, "--markdown")
     run = load_run(run_dir, device=device)
-    method = method or run.method
-    temperature = temperature if temperature is not None else run.temperature
+    methods: list = [_RunMethod(run, _method_label(run, method, temperature), "run", method, temperature)]
+    for other in compare:
+        r = load_run(other, device=device)
+        methods.append(_RunMethod(r, _method_label(r, None, None), "compare", None, None))
+    methods += _baselines(run, list(baselines))
     files, skipped = scan_images(list_images(data))
     files = files[:max_images] if max_images else files
     if not files:
         raise ValueError(f"no usable photos with colour in {str(data)!r}; `colorclass data {data}` shows why")
-    encoder = None if run.regression else run.bins.encoder(device=str(run.device))
-    size = run.network_size
-    sums = {"sq": 0.0, "n": 0, "within": np.zeros_like(AUC_THRESHOLDS), "psnr": 0.0, "cp": 0.0,
-            "ct": 0.0, "hits": 0, "labels": 0, "clipped": 0, "full_pixels": 0}
+    if skipped.total:
+        print(f"skipped {skipped.total} photos: {skipped.summary()}")
+    print(f"{methods[0].name}: {run.decode_description() if method is None and temperature is None else 'decode from the command line'}")
     for f in tqdm(files, desc="evaluate", unit="img"):
         truth = load_rgb(f)
-        rgb, n_clipped, p = colorize_batch(run.model, photo_tensor(truth, run.device), run.bins,
-                                           regression=run.regression, method=method,
-                                           temperature=temperature, size=size)
-        pred = to_uint8(rgb)[0]
-        m = image_metrics(pred, truth)
-        sums["sq"] += m["sq_err_sum"]
-        sums["n"] += m["n_pixels"]
-        sums["within"] += m["within"] * m["n_pixels"]
-        sums["psnr"] += m["psnr"]
-        sums["cp"] += m["colorfulness_pred"]
-        sums["ct"] += m["colorfulness_true"]
-        sums["clipped"] += int(n_clipped)
-        if encoder is not None:
-            hits, n = _pixel_hits(p.output, truth, encoder)
-            sums["hits"] += hits
-            sums["labels"] += n
-    n_img = len(files)
-    curve = sums["within"] / sums["n"]
-    result = {
-        "n_images": n_img, "n_skipped": skipped.total, "skipped": dict(skipped.counts),
-        "decode": method, "temperature": temperature,
-        "pixel_acc": sums["hits"] / sums["labels"] if sums["labels"] else None,
-        "ab_rmse": math.sqrt(sums["sq"] / sums["n"]),
-        "auc_ab": float(_trapezoid(curve, AUC_THRESHOLDS) / AUC_THRESHOLDS[-1]),
-        "psnr": sums["psnr"] / n_img,
-        "colorfulness_pred": sums["cp"] / n_img, "colorfulness_true": sums["ct"] / n_img,
-        "clipped_fraction": sums["clipped"] / sums["n"],
-        "run": str(run_dir), "data": str(data),
-    }
+        with warnings.catch_warnings():  # clipping is counted in clipped_fraction instead
+            warnings.simplefilter("ignore", GamutWarning)
+            for m in methods:
+                m.add(truth)
+    rows = [m.result() for m in methods]
+    main = {k: v for k, v in rows[0].items() if k not in ("name", "kind", "run")}
+    result = {**main, "n_images": len(files), "n_skipped": skipped.total, "skipped": dict(skipped.counts),
+              "methods": rows, "run": str(run_dir), "data": str(data)}
     out = Path(out) if out else Path(run_dir) / "eval.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k not in ("skipped",)}, indent=2))
+    atomic_write_text(out, json.dumps(result, indent=2))
+    table = format_table(rows)
+    print(table)
+    if markdown:
+        atomic_write_text(markdown, markdown_table(rows))
+        print(f"wrote {markdown}")
+    clipped = [f"{r['name']} {r['clipped_fraction']:.2%}" for r in rows if r["clipped_fraction"]]
+    if clipped:
+        print("pixels clipped to the sRGB gamut: " + ", ".join(clipped))
     print(f"wrote {out}")
     return result

@@ -4,13 +4,11 @@
 
 ``SampleGridCallback`` exports a grid of colourised validation samples during training;
 ``save_comparison_grid`` draws any list of photos; ``build_run_report`` writes a
-self-contained ``report.html`` (palette, loss curves, grids, final metrics, config).
+self-contained ``report.html`` (built by ``colorclass.reports``: evaluation, grids, entropy,
+confusions, regions, palette, curves, calibration, activations, config).
 """
 from __future__ import annotations
 
-import base64
-import csv
-import html
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -20,18 +18,10 @@ import torch
 
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.callbacks import Callback
-from .engine.files import atomic_path, atomic_write_bytes, atomic_write_text
+from .engine.files import atomic_path, atomic_write_bytes
+from .reports.analysis import gray_of
 
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
-
-
-def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
-    from .color import lab_to_rgb_with_gamut, rgb_to_lab
-
-    lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
-    lab[..., 1:] = 0
-    return (lab_to_rgb_with_gamut(lab, dim=-1)[0] * 255).round().byte().numpy()
 
 
 def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,
@@ -111,54 +101,10 @@ class SampleGridCallback(Callback):
         self._export(trainer)
 
 
-def _img_tag(path: Path, alt: str) -> str:
-    if not path.is_file():
-        return f"<p class='missing'>({html.escape(alt)}: not available)</p>"
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
-
-
-def _last_metrics(run_dir: Path) -> dict[str, str]:
-    log = run_dir / "log.csv"
-    if not log.is_file():
-        return {}
-    with open(log, newline="") as f:
-        rows = list(csv.DictReader(f))
-    best: dict[str, str] = {}
-    for row in rows:  # last non-empty value of every column
-        best.update({k: v for k, v in row.items() if v not in ("", None)})
-    return best
-
-
-def build_run_report(run_dir: str | Path, *, images: str | Path | None = None,
+def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, data: str | Path | None = None,
+                     activations: str | Path | None = None,
                      extra_sections: Sequence[tuple[str, Path]] = ()) -> Path:
-    """Write ``RUN_DIR/report.html`` (images embedded, so the file can be mailed alone)."""
-    run_dir = Path(run_dir)
-    if images:
-        from .colorize import colorize_path
-        from .photos import load_rgb
+    """Write ``RUN_DIR/report.html``; see :func:`colorclass.reports.page.build_run_report`."""
+    from .reports.page import build_run_report as build
 
-        out = colorize_path(images, run_dir / "report_colorized", run_dir=run_dir)
-        srcs = {p.stem: p for p in (Path(images).iterdir() if Path(images).is_dir() else [Path(images)])}
-        rows = [(p.stem, load_rgb(p), load_rgb(srcs[p.stem])) for p in out if p.stem in srcs]
-        if rows:
-            extra_sections = [*extra_sections, ("Colourised photos",
-                                                save_comparison_grid(rows, run_dir / "report_grid.png"))]
-    metrics = _last_metrics(run_dir)
-    table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in metrics.items())
-    cfg = (run_dir / "config.toml").read_text() if (run_dir / "config.toml").is_file() else ""
-    sections = [(title, _img_tag(p, title)) for title, p in extra_sections]
-    sections += [("Colour bins", _img_tag(run_dir / "bins.png", "palette")),
-                 ("Loss curves", _img_tag(run_dir / "loss.png", "loss curve")),
-                 ("Validation samples (latest)", _img_tag(run_dir / "samples.png", "samples"))]
-    body = "".join(f"<h2>{html.escape(t)}</h2>{content}" for t, content in sections)
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>colorclass run {html.escape(run_dir.name)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}img{{max-width:100%}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
-pre{{background:#f4f4f4;padding:1em;overflow:auto}}.missing{{color:#999}}</style></head><body>
-<h1>colorclass run: {html.escape(str(run_dir))}</h1>
-{body}
-<h2>Last logged values</h2><table>{table}</table>
-<h2>Resolved config</h2><pre>{html.escape(cfg)}</pre>
-</body></html>"""
-    return atomic_write_text(run_dir / "report.html", page)
+    return build(run_dir, images=images, data=data, activations=activations, extra_sections=extra_sections)

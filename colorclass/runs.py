@@ -25,8 +25,9 @@ from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.device import resolve_device
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
-           "holds_run", "check_can_start", "weights_path", "write_run_records", "git_revision"]
+           "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path", "write_run_records", "git_revision"]
 
+CALIBRATION_FILE = "calibration.json"
 RUN_FILES = ("config.toml", "bins.npz", "model.safetensors", "best.safetensors", "checkpoint.safetensors")
 
 
@@ -52,6 +53,14 @@ class Run:
     method: str = DEFAULT_METHOD
     temperature: float = DEFAULT_TEMPERATURE
     temperature_source: str = "config"
+    calibrated_on: str | None = None
+
+    def decode_description(self) -> str:
+        """e.g. "decode=annealed, T=0.31 (calibrated on DIR)"; says where the rule came from."""
+        text = f"decode={self.method}" + (f", T={self.temperature:g}" if self.method == "annealed" else "")
+        where = f"calibrated on {self.calibrated_on}" if self.temperature_source == "calibration" \
+            else "from the run's config"
+        return f"{text} ({where})"
 
     @property
     def network_size(self) -> int | None:
@@ -150,6 +159,24 @@ def _require_files(run_dir: Path) -> None:
                                     "train one with `train-classifier` or `colorclass demo`")
 
 
+def read_calibration(run_dir: str | Path) -> dict | None:
+    """RUN/calibration.json ({"method", "temperature", "metric", "data", ...}) or None."""
+    from .decode_rules import METHODS, check_temperature
+
+    path = Path(run_dir) / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        cal = json.loads(path.read_text())
+        if cal["method"] not in METHODS:
+            raise ValueError(cal["method"])
+        cal["temperature"] = check_temperature(cal["temperature"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunFolderError(f"{str(path)!r} is not a valid calibration ({e}); run `colorclass calibrate` "
+                             "again or delete it") from None
+    return cal
+
+
 def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     """Load config, bins and weights (safetensors) of a run folder, ready for inference."""
     import quantize
@@ -161,5 +188,11 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     model = model_from_config(cfg, bins.n_bins)
     model.load_state_dict(load_weights(weights_path(run_dir)))
     dev = resolve_device(device)
-    return Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir,
-               cfg.decode.method, cfg.decode.temperature)
+    run = Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir,
+              cfg.decode.method, cfg.decode.temperature)
+    cal = None if run.regression else read_calibration(run_dir)
+    if cal is not None:
+        run.method, run.temperature = cal["method"], cal["temperature"]
+        run.temperature_source, run.calibrated_on = "calibration", str(cal.get("data", "?"))
+        print(f"run {run_dir}: {run.decode_description()}")
+    return run

@@ -99,6 +99,15 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device)
     return bins, train_set, val_set, model, task
 
 
+def _record_data_stats(run_dir: Path, train_set, source: str) -> None:
+    """RUN/data_stats.json: the training photos' mean ab (a sample of them), for evaluate's
+    ``mean`` baseline; kept as it is when a resumed run already has one."""
+    from .baselines import DATA_STATS_FILE, write_data_stats
+
+    if not (run_dir / DATA_STATS_FILE).is_file():
+        write_data_stats(run_dir, train_set.files, source)
+
+
 def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False) -> dict:
     """Train one experiment into ``cfg.out``; returns the trainer's summary."""
     from .engine.trainer import Trainer
@@ -117,6 +126,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
     if trainer.is_main_process:
         write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
                           world=trainer.world)
+        _record_data_stats(run_dir, train_set, cfg.data.train)
     summary = trainer.fit()
     if trainer.is_main_process:
         build_run_report(run_dir)

@@ -1,6 +1,6 @@
 """Command line: the front door to every stage of the pipeline.
 
-    colorclass fit-bins | train | colorize | evaluate | demo | data | summary | plot | report | rank-colorful
+    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report | rank-colorful
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from .common import EXIT_USAGE, Parser, UsageError
 from .data_commands import _add_data, _add_fit_bins, _add_rank
-from .run_commands import _add_colorize, _add_evaluate, _add_report
+from .run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
 from .train_commands import _add_demo, _add_plot, _add_summary, _add_train
 
 __all__ = ["main", "fit_bins_main", "train_main", "colorize_main", "build_parser", "UsageError", "SUBCOMMANDS"]
@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
     "data": (_add_data, "show what the data pipeline sees in a folder"),
     "summary": (_add_summary, "layer-by-layer shapes, parameters, FLOPs and memory of a network"),
     "plot": (_add_plot, "redraw a run's loss curves from its log.csv"),
+    "calibrate": (_add_calibrate, "tune a run's annealed-mean temperature on held-out photos"),
     "report": (_add_report, "build report.html for a run"),
     "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
 }

@@ -1,6 +1,7 @@
-"""Command line, commands that use a trained run: ``colorize``, ``evaluate``, ``report``.
+"""Command line, commands that use a trained run: ``colorize``, ``evaluate``, ``calibrate``, ``report``.
 
-    run folder + photos -> *colorize* -> colour photos;  -> *evaluate* -> metrics;  -> *report* -> report.html
+    run folder + photos -> *colorize* -> colour photos;  -> *evaluate* -> metrics (vs baselines, other runs);
+    -> *calibrate* -> RUN/calibration.json;  -> *report* -> report.html
 """
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from pathlib import Path
 from ..decode_rules import DEFAULT_TEMPERATURE, METHODS
 from .common import UsageError, non_negative_int, positive_int, require_dir, temperature
 
+
+def _baseline_list(text: str) -> list[str]:
+    from ..baselines import BASELINES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in BASELINES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown baseline {bad[0]!r}; choose from {','.join(BASELINES)}")
+    return names
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
@@ -47,6 +57,11 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default=None, metavar="METRICS.json",
                    help="where to write the metrics (default RUN_DIR/eval.json)")
     add_decoding_options(p)
+    p.add_argument("--compare", nargs="+", action="extend", default=[], metavar="RUN_DIR",
+                   help="other runs measured on the same photos (e.g. an L2 regression run)")
+    p.add_argument("--baselines", type=_baseline_list, default=[], metavar="gray,mean",
+                   help="built-in baselines: gray (ab = 0), mean (the training data's mean ab)")
+    p.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(handler=_run_evaluate)
@@ -57,16 +72,49 @@ def _run_evaluate(a: argparse.Namespace) -> int:
 
     require_dir(a.data, "DIR")
     require_dir(a.run, "--run RUN_DIR")
+    for other in a.compare:
+        require_dir(other, "--compare RUN_DIR")
     evaluate_run(a.run, a.data, out=a.out, method=a.decode, temperature=a.temperature,
-                 max_images=a.max_images, device=a.device)
+                 max_images=a.max_images, device=a.device, compare=a.compare, baselines=a.baselines,
+                 markdown=a.markdown)
+    return 0
+
+
+def _temperature_list(text: str) -> list[float]:
+    return [temperature(t) for t in text.split(",") if t.strip()]
+
+
+def _add_calibrate(p: argparse.ArgumentParser) -> None:
+    from ..calibrate import DEFAULT_TEMPERATURES, METRICS
+
+    p.add_argument("val_dir", metavar="VAL_DIR", help="held-out photos with true colours (never trained on)")
+    p.add_argument("--run", default="runs/demo", metavar="RUN_DIR")
+    p.add_argument("--metric", default="auc_ab_rebalanced", choices=METRICS, help="what the chosen T maximises "
+                   "(errors and colorfulness_gap are minimised); default auc_ab_rebalanced")
+    p.add_argument("--temperatures", type=_temperature_list, default=list(DEFAULT_TEMPERATURES),
+                   metavar="T1,T2,...", help="annealed temperatures to try (mode and mean are always tried)")
+    p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(handler=_run_calibrate)
+
+
+def _run_calibrate(a: argparse.Namespace) -> int:
+    from ..calibrate import calibrate_run
+
+    require_dir(a.val_dir, "VAL_DIR")
+    require_dir(a.run, "--run RUN_DIR")
+    calibrate_run(a.run, a.val_dir, metric=a.metric, temperatures=a.temperatures,
+                  max_images=a.max_images, device=a.device)
     return 0
 
 
 def _add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--images", metavar="DIR", help="also colourise these photos into a gray | predicted | truth grid")
+    p.add_argument("--data", metavar="DIR", help="photos with true colours: fills every section "
+                   "(evaluation vs baselines, grids, confusions, entropy, activations of the first photo)")
+    p.add_argument("--images", metavar="DIR", help="photos for the gray | predicted | truth grid (default: --data)")
     p.add_argument("--activations", metavar="IMAGE",
-                   help="also draw the per-layer activations of the network on this photo")
+                   help="draw the per-layer activations of the network on this photo (default: first of --data)")
     p.set_defaults(handler=_run_report)
 
 
@@ -74,14 +122,10 @@ def _run_report(a: argparse.Namespace) -> int:
     from ..report import build_run_report
 
     require_dir(a.run_dir, "RUN_DIR")
-    extra = []
-    if a.activations:
-        from ..activations import save_activation_grid
-
-        if not Path(a.activations).is_file():
-            raise UsageError(f"report: --activations {a.activations!r} is not a file; pass one photo")
-        png = save_activation_grid(a.run_dir, a.activations, Path(a.run_dir) / "activations.png")
-        print(f"wrote {png}")
-        extra.append(("Per-layer activations", png))
-    print(f"report: {build_run_report(a.run_dir, images=a.images, extra_sections=extra)}")
+    for value, what in ((a.data, "--data"), (a.images, "--images")):
+        if value and not Path(value).exists():
+            raise UsageError(f"report: {what} {value!r} does not exist; pass a folder of photos")
+    if a.activations and not Path(a.activations).is_file():
+        raise UsageError(f"report: --activations {a.activations!r} is not a file; pass one photo")
+    print(f"report: {build_run_report(a.run_dir, images=a.images, data=a.data, activations=a.activations)}")
     return 0
