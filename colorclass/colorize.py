@@ -57,7 +57,7 @@ def _output_suffix(src: Path, fmt: str) -> str:
     return "." + fmt
 
 
-def _inputs(path: Path, out_dir: Path) -> tuple[list[Path], Path]:
+def _inputs(path: Path, out_dir: Path, skipped) -> tuple[list[Path], Path]:
     """(photo files, the root their output paths are relative to); outputs under the input tree
     (a previous run's colour photos) are not inputs."""
     from .photos import list_images
@@ -65,7 +65,7 @@ def _inputs(path: Path, out_dir: Path) -> tuple[list[Path], Path]:
     if path.is_file():
         return [path], path.parent
     out_real = out_dir.resolve()
-    files = [f for f in list_images(path) if out_real not in f.resolve().parents]
+    files = [f for f in list_images(path, skipped) if out_real not in f.resolve().parents]
     return files, path
 
 
@@ -82,13 +82,14 @@ def plan_outputs(files: list[Path], root: Path, out_dir: Path, *, fmt: str = "au
         raise ColorizeError(f"-o {str(out_dir)!r} is the input; choose another output folder so that "
                             "the originals are kept")
     inputs = {f.resolve() for f in files}
-    planned, seen = [], set()
-    for f in files:
-        rel = f.relative_to(root) if root in f.parents else Path(f.name)
-        dst = out_dir / rel.with_suffix(_output_suffix(f, fmt))
-        if dst in seen:
+    base = [out_dir / (f.relative_to(root) if root in f.parents else Path(f.name)).with_suffix(
+        _output_suffix(f, fmt)) for f in files]
+    taken = {d for f, d in zip(files, base) if f.suffix.lower() == d.suffix}  # x.png keeps x.png
+    planned = []
+    for f, dst in zip(files, base):
+        if f.suffix.lower() != dst.suffix and dst in taken:
             dst = dst.with_name(f"{f.stem}_{f.suffix.lstrip('.').lower()}{dst.suffix}")
-        seen.add(dst)
+        taken.add(dst)
         if dst.resolve() in inputs:
             raise ColorizeError(f"output {str(dst)!r} would replace the input photo; choose another -o")
         planned.append(dst)
@@ -128,7 +129,8 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     if input_path.is_dir() and out_dir.resolve() == input_path.resolve():
         raise ColorizeError(f"-o {shown(out_dir)!r} is the input folder; choose another output folder so "
                             "that the originals are kept")
-    files, root = _inputs(input_path, out_dir)
+    skipped = SkipReport()
+    files, root = _inputs(input_path, out_dir, skipped)
     if not files:
         raise ColorizeError(f"no photos found in {shown(input_path)!r}; pass an image file or a folder of "
                             "photos (.jpg, .png, ...)")
@@ -138,7 +140,7 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     temperature = temperature if temperature is not None else run.temperature
     if size is None:
         size = run.network_size
-    skipped, written, clipped = SkipReport(), [], 0
+    written, clipped = [], 0
     for f, dst in tqdm(list(zip(files, planned)), desc="colorize", unit="img", disable=len(files) < 2):
         try:
             img, n = _colorize_one(f, run, method=method, temperature=temperature, size=size)

@@ -219,6 +219,14 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
                          f"the network expects {list(want)}; check the model settings in the config")
 
 
+def _check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Weights with NaN or inf would colourise every photo with garbage: refuse them."""
+    for k, v in state.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise RunFolderError(f"{source} are not finite (NaN or inf in {k}); the training diverged: "
+                                 "use an earlier checkpoint or retrain with a lower learning rate")
+
+
 def _require_files(run_dir: Path) -> None:
     if not run_dir.is_dir():
         raise RunFolderError(f"run folder {str(run_dir)!r} does not exist; train one with "
@@ -245,6 +253,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     wpath = weights_path(run_dir)
     state = load_weights(wpath)
     check_weights(model, state, source=f"weights in {wpath.name}", n_bins=bins.n_bins)
+    _check_finite(state, f"weights in {wpath.name}")
     model.load_state_dict(state)
     dev = resolve_device(device)
     return Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir,

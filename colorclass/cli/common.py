@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -44,11 +45,16 @@ def shown(path) -> str:
 
 
 def os_error_line(e: OSError) -> str:
-    """One line for a file-system error: the path (when known) and the cause."""
+    """One line for a file-system error: the path (when known; a temporary file of an atomic
+    write is named by its destination) and the cause."""
     cause = e.strerror or str(e) or type(e).__name__
-    if e.filename is not None:
-        return f"{shown(e.filename)}: {cause}"
-    return cause
+    if e.filename is None:
+        return cause
+    path = Path(shown(e.filename))
+    temp = re.fullmatch(r"\.(.+)\.tmp\d+(\.[^.]*)?", path.name)
+    if temp:
+        path = path.with_name(temp.group(1) + (temp.group(2) or ""))
+    return f"{path}: {cause}"
 
 
 def check_output_file(path: str, what: str) -> None:
