@@ -19,17 +19,29 @@ from test_cli import make_photos
 from test_robustness_corpus import BAD_NAME, build_corpus
 
 
+TRAIN_ARGS = ["--val-fraction", "0.25", "--epochs", "1", "--batch-size", "2", "--crop-size", "16",
+              "--width", "4", "--set", "data.resize=16"]
+
+
+def build_tiny_run(tmp_path_factory):
+    """(root, photos, run folder) of one tiny trained run, built once per session (first caller)."""
+    root = tmp_path_factory.getbasetemp() / "robust-tiny"
+    data, bins, run = root / "train", root / "bins.npz", root / "run"
+    if not (root / "done").is_file():
+        shutil.rmtree(root, ignore_errors=True)
+        make_photos(data, 4, size=(24, 28))
+        assert main(["fit-bins", str(data), "-o", str(bins), "--k", "8"]) == 0
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["train", "--bins", str(bins), "--data", str(data), *TRAIN_ARGS, "--out", str(run)]) == 0
+        (root / "train_stdout.txt").write_text(out.getvalue())
+        (root / "done").write_text("")
+    return root, data, run
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("robust")
-    data = make_photos(root / "train", 4, size=(24, 28))
-    bins = root / "bins.npz"
-    assert main(["fit-bins", str(data), "-o", str(bins), "--k", "8"]) == 0
-    run = root / "run"
-    assert main(["train", "--bins", str(bins), "--data", str(data), "--val-fraction", "0.25", "--epochs", "1",
-                 "--batch-size", "2", "--crop-size", "16", "--width", "4", "--out", str(run),
-                 "--set", "data.resize=16"]) == 0
-    return root, data, run
+    return build_tiny_run(tmp_path_factory)
 
 
 def _colorize(run, *args, subprocess_=False):
