@@ -66,10 +66,12 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = Fa
 
 
 def _datasets(cfg: ExperimentConfig):
-    from .photos import ImageFolderDataset, list_images, scan_images, split_files
+    from .photos import ImageFolderDataset, SkipReport, list_images, scan_images, split_files
 
     d = cfg.data
-    files, report = scan_images(list_images(d.train), min_colorfulness=d.min_colorfulness)
+    folders = SkipReport()   # symlink loops, unreadable folders
+    files, report = scan_images(list_images(d.train, folders), min_colorfulness=d.min_colorfulness)
+    report.merge(folders)
     if report.total:
         print(f"skipped {report.total} training photos:\n  " + report.summary().replace("\n", "\n  "))
     if d.max_images:

@@ -76,6 +76,13 @@ def test_colorize_corpus_keeps_paths_formats_and_counts(tiny, tmp_path):
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
 
 
+def test_evaluate_over_the_corpus(tiny, tmp_path):
+    _, _, run = tiny
+    folder, _, _ = build_corpus(tmp_path)
+    code = main(["evaluate", "--run", str(run), str(folder), "-o", str(tmp_path / "m.json")])
+    assert code == 0 and (tmp_path / "m.json").is_file()
+
+
 def test_colorize_refuses_inputs_and_existing_outputs(tiny, tmp_path):
     _, data, run = tiny
     before = {p.name: p.read_bytes() for p in data.iterdir()}

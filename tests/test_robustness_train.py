@@ -10,6 +10,7 @@ from colorclass.cli import main
 from colorclass.config import load_config
 from colorclass.runs import run_lock
 from colorclass.train import initial_model
+from test_robustness_corpus import build_corpus
 from test_robustness_run import TRAIN_ARGS, build_tiny_run
 
 
@@ -129,3 +130,15 @@ def test_bad_training_options_are_one_line_before_any_work(tiny, tmp_path, argv,
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and fragment in lines[0], err
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_train_over_the_corpus_skips_bad_files_with_reasons(tiny, tmp_path):
+    root, _, _ = tiny
+    folder, good, reasons = build_corpus(tmp_path)
+    code, out, err = _main("train", "--bins", root / "bins.npz", "--data", folder, *TRAIN_ARGS,
+                           "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "skipped 9 training photos" in out                  # 7 bad files + 2 symlink loops
+    for reason, n in reasons.items():
+        assert f"{reason}: {n}" in out
+    assert (tmp_path / "run" / "model.safetensors").is_file()
