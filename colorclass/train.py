@@ -148,8 +148,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
     main_rank = int(os.environ.get("RANK", "0")) == 0
     with run_lock(run_dir) if main_rank else _no_lock():
         if overwrite and not resume:
-            for name in _RUN_RECORDS:
-                (run_dir / name).unlink(missing_ok=True)
+            _remove_run_records(run_dir, cfg)
         device = resolve_device(cfg.train.device)
         bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device, resume=resume)
         samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
@@ -166,6 +165,15 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
             if summary["stopped_by"] not in FINISHED_STOPS:
                 print(f"  {resume_hint(run_dir)}")
     return summary
+
+
+def _remove_run_records(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """--overwrite: remove the old run's files, but never an input of the new run (its bins
+    file or init_from weights may live in the folder)."""
+    inputs = {Path(p).resolve() for p in (cfg.bins.path, cfg.model.init_from) if p}
+    for name in _RUN_RECORDS:
+        if (run_dir / name).resolve() not in inputs:
+            (run_dir / name).unlink(missing_ok=True)
 
 
 class _no_lock:
