@@ -119,12 +119,15 @@ def test_interrupted_run_exits_130_with_the_resume_hint(tiny, tmp_path, monkeypa
     (["train", "--data", "{data}", "--max-minutes", "nan", "--out", "{tmp}/r"], "--max-minutes"),
     (["train", "--data", "{data}", "--out", "{tmp}/f.txt"], "is a file"),
     (["train", "--resume", "{tmp}/r", "--overwrite"], "only one"),
+    (["train", "--data", "{data}", "--set", "model.name=fcn16s", "--set", "model.init_from={tmp}/e.safetensors",
+      "--out", "{tmp}/r"], "not a readable safetensors file"),
     (["evaluate", "--run", "{run}", "{data}", "--temperature", "0"], "temperature"),
     (["evaluate", "--run", "{run}", "{data}", "--max-images", "-1"], "--max-images"),
 ])
 def test_bad_training_options_are_one_line_before_any_work(tiny, tmp_path, argv, fragment):
     _, data, run = tiny
     (tmp_path / "f.txt").write_text("x")
+    (tmp_path / "e.safetensors").write_bytes(b"")
     (tmp_path / "r").mkdir() if "--resume" in argv else None
     code, _, err = _main(*[a.format(data=data, tmp=tmp_path, run=run) for a in argv])
     lines = [line for line in err.splitlines() if line.strip()]
