@@ -104,8 +104,9 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
     print(f"[2/4] fitted {bins.n_bins} k-means colour bins -> {out / 'bins.npz'}")
     print(f"[3/4] training the U-Net for at most {max_minutes:g} minutes")
     cfg = demo_config(out, train, held, max_minutes=max_minutes, seed=seed)
-    run_training(cfg, command=f"colorclass demo --out {out} --max-minutes {max_minutes:g} --seed {seed}")
-    written = colorize_path(held, out / "colorized", run_dir=out, size=cfg.data.resize)
+    run_training(cfg, command=f"colorclass demo --out {out} --max-minutes {max_minutes:g} --seed {seed}",
+                 overwrite=True)
+    written = colorize_path(held, out / "colorized", run_dir=out, size=cfg.data.resize, overwrite=True)
     rows = [(p.stem, load_rgb(p), load_rgb(held / f"{p.stem}.png")) for p in written]
     grid = save_comparison_grid(rows, out / "held_out_grid.png",
                                 title="held-out photos: gray input | predicted | truth")

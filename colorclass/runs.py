@@ -5,12 +5,16 @@
         -> colorize / evaluate / calibrate / reports / activations
 
 Training uses the same helpers to build the network (``model_from_config``), to load weights
-(``load_weights``), to refuse a folder that already holds a run (``check_can_start``) and to
-write the run's records (``write_run_records``: config.toml, command.txt, meta.json).
+(``load_weights``, ``check_weights``: one-line errors when a run does not match itself), to
+refuse a folder that already holds a run (``check_can_start``), to hold the folder while training
+(``run_lock``: an exclusive lock on RUN_DIR/.lock) and to write the run's records
+(``write_run_records``: config.toml, command.txt, meta.json).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -25,7 +29,8 @@ from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.device import resolve_device
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
-           "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path", "write_run_records", "git_revision"]
+           "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path",
+           "write_run_records", "git_revision", "check_weights", "run_lock"]
 
 CALIBRATION_FILE = "calibration.json"
 RUN_FILES = ("config.toml", "bins.npz", "model.safetensors", "best.safetensors", "checkpoint.safetensors")
@@ -74,12 +79,43 @@ def holds_run(run_dir: str | Path) -> bool:
     return run_dir.is_dir() and any((run_dir / name).exists() for name in RUN_FILES)
 
 
-def check_can_start(run_dir: str | Path, *, resume: bool) -> None:
-    """Refuse to start a new run in a folder that already holds one (unless resuming)."""
+def check_can_start(run_dir: str | Path, *, resume: bool, overwrite: bool = False) -> None:
+    """Refuse to start a new run in a folder that holds any run file (config, bins, weights or
+    checkpoint) unless resuming it or ``overwrite`` is asked for; refuse a file as the folder."""
     run_dir = Path(run_dir)
-    if not resume and (run_dir / "checkpoint.safetensors").is_file():
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"--out {str(run_dir)!r} is a file, not a folder; choose another --out")
+    if not resume and not overwrite and holds_run(run_dir):
         raise RunFolderError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
-                             f"--resume {run_dir} or choose another --out")
+                             f"--resume {run_dir}, replace it with --overwrite, or choose another --out")
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path):
+    """Hold an exclusive lock on ``run_dir/.lock`` (fcntl.flock) while training into it.
+
+    A second training into the same folder gets a RunFolderError at once instead of mixing its
+    files with the first one's. Non-POSIX systems (no fcntl) train without the lock.
+    """
+    run_dir = Path(run_dir)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderError(f"run folder {str(run_dir)!r} is in use by another training; wait for "
+                                 "it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def git_revision() -> str | None:
@@ -146,7 +182,58 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         p = p / "model.safetensors"
     if not p.is_file():
         raise FileNotFoundError(f"{str(path)!r}: no weights found; pass a run folder or a .safetensors file")
-    return load_file(str(p))
+    try:
+        tensors = load_file(str(p))
+    except OSError:
+        raise
+    except Exception as e:  # 0-byte, truncated, a pickle in a .safetensors slot, ...
+        raise RunFolderError(f"{str(p)!r} is not a readable safetensors file ({_short(e)}); "
+                             "retrain, or restore the file from a backup") from None
+    if not tensors:
+        raise RunFolderError(f"{str(p)!r} holds no tensors; retrain, or restore the file from a backup")
+    return tensors
+
+
+def _short(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+
+def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str,
+                  n_bins: int | None = None, bins_name: str = "bins.npz") -> None:
+    """Raise a one-line RunFolderError when ``state`` does not fit ``model``.
+
+    Output-layer mismatches name the bins ("bins.npz has 8 bins but the weights expect 24");
+    missing/unexpected tensors or other shapes say the weights are of another architecture.
+    """
+    target = model.state_dict()
+    source_keys = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state.items()}
+    missing = sorted(set(target) - set(source_keys))
+    unexpected = sorted(set(source_keys) - set(target))
+    wrong = [(k, tuple(target[k].shape), tuple(source_keys[k].shape)) for k in target
+             if k in source_keys and target[k].shape != source_keys[k].shape]
+    if missing or unexpected:
+        raise RunFolderError(f"{source} are for another architecture: {len(missing)} tensors missing "
+                             f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
+                             "check model.name / model.width / model.depth in the config")
+    if not wrong:
+        return
+    out = [(k, want, got) for k, want, got in wrong if n_bins is not None and want[:1] == (n_bins,)
+           and len(got) == len(want) and got[1:] == want[1:]]
+    if out and len(out) == len(wrong):
+        k, want, got = out[0]
+        raise RunFolderError(f"{bins_name} has {n_bins} bins but the {source} expect {got[0]}; "
+                             "use the bins the weights were trained with")
+    k, want, got = wrong[0]
+    raise RunFolderError(f"{source} do not fit the configured network: {k} has shape {list(got)}, "
+                         f"the network expects {list(want)}; check the model settings in the config")
+
+
+def _check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Weights with NaN or inf would colourise every photo with garbage: refuse them."""
+    for k, v in state.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise RunFolderError(f"{source} are not finite (NaN or inf in {k}); the training diverged: "
+                                 "use an earlier checkpoint or retrain with a lower learning rate")
 
 
 def _require_files(run_dir: Path) -> None:
@@ -184,9 +271,17 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     run_dir = Path(run_dir)
     _require_files(run_dir)
     cfg = load_config(str(run_dir / "config.toml"), [])
-    bins = quantize.load_bins(run_dir / "bins.npz")
+    try:
+        bins = quantize.load_bins(run_dir / "bins.npz")
+    except (ValueError, KeyError, EOFError) as e:
+        raise RunFolderError(f"{str(run_dir / 'bins.npz')!r} is unreadable ({_short(e)}); "
+                             "restore it or retrain") from None
     model = model_from_config(cfg, bins.n_bins)
-    model.load_state_dict(load_weights(weights_path(run_dir)))
+    wpath = weights_path(run_dir)
+    state = load_weights(wpath)
+    check_weights(model, state, source=f"weights in {wpath.name}", n_bins=bins.n_bins)
+    _check_finite(state, f"weights in {wpath.name}")
+    model.load_state_dict(state)
     dev = resolve_device(device)
     run = Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir,
               cfg.decode.method, cfg.decode.temperature)

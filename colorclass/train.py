@@ -5,10 +5,13 @@
 
 This is the only place that knows every stage; the engine itself knows nothing about colour
 or experiments. The runner owns the run records (config.toml, command.txt, meta.json), the
-refusal to reuse a run folder, and the command-line wording (the resume hint).
+refusal to reuse a run folder, the folder lock, and the command-line wording (the resume hint,
+printed only when a run stopped before its end). Everything a resume depends on (config, bins,
+checkpoint, architecture, early-stopping metric) is checked before anything is written.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
@@ -16,10 +19,18 @@ import torch
 
 from .config import ExperimentConfig, load_config
 from .engine.config import EngineConfig, OptimSettings
+from .baselines import DATA_STATS_FILE
 from .engine.device import resolve_device
-from .runs import check_can_start, load_weights, model_from_config, write_run_records
+from .runs import (CALIBRATION_FILE, RUN_FILES, RunFolderError, check_can_start, check_weights, load_weights,
+                   model_from_config, run_lock, write_run_records)
 
-__all__ = ["run_training", "resume_training", "build_experiment", "engine_config_from", "resume_hint"]
+__all__ = ["run_training", "resume_training", "build_experiment", "engine_config_from", "resume_hint",
+           "initial_model", "check_early_stop_metric", "FINISHED_STOPS"]
+
+FINISHED_STOPS = ("epochs", "early stopping", "done")   # stop reasons after which nothing is left to resume
+# removed by --overwrite: a new run must not inherit the old one's calibration or statistics
+_RUN_RECORDS = (*RUN_FILES, "command.txt", "meta.json", "log.csv", CALIBRATION_FILE, DATA_STATS_FILE,
+                "eval.json")
 
 
 def engine_config_from(cfg: ExperimentConfig) -> EngineConfig:
@@ -32,12 +43,14 @@ def resume_hint(run_dir: str | Path) -> str:
     return f"resume with: train-classifier --resume {run_dir}"
 
 
-def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
+def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = False):
     import quantize
 
     from .binning import fit_bins_from_folder, save_bins
 
     target = run_dir / "bins.npz"
+    if resume and target.is_file():  # a resumed run keeps its bins (checked in _check_resume)
+        return quantize.load_bins(target)
     if cfg.bins.path:
         if not Path(cfg.bins.path).is_file():
             raise FileNotFoundError(f"bins file {cfg.bins.path!r} not found; create one with "
@@ -56,10 +69,12 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path):
 
 
 def _datasets(cfg: ExperimentConfig):
-    from .photos import ImageFolderDataset, list_images, scan_images, split_files
+    from .photos import ImageFolderDataset, SkipReport, list_images, scan_images, split_files
 
     d = cfg.data
-    files, report = scan_images(list_images(d.train), min_colorfulness=d.min_colorfulness)
+    folders = SkipReport()   # symlink loops, unreadable folders
+    files, report = scan_images(list_images(d.train, folders), min_colorfulness=d.min_colorfulness)
+    report.merge(folders)
     if report.total:
         print(f"skipped {report.total} training photos:\n  " + report.summary().replace("\n", "\n  "))
     if d.max_images:
@@ -81,14 +96,32 @@ def _datasets(cfg: ExperimentConfig):
     return train_set, val_set
 
 
-def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device):
+def check_early_stop_metric(cfg: ExperimentConfig) -> None:
+    """train.early_stop_metric must be one the task reports (checked before any work)."""
+    from .task import ColorizationTask
+
+    names = ["val_loss", "train_loss", "ab_rmse"]
+    if cfg.loss.name != "mse":
+        names += list(ColorizationTask.metric_names)
+    if cfg.train.early_stop_metric not in names:
+        raise ValueError(f"train.early_stop_metric {cfg.train.early_stop_metric!r} is not a metric of this "
+                         f"run; choose one of {', '.join(names)}")
+
+
+def initial_model(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
+    """The network with initial weights drawn from ``train.seed`` (same seed -> same weights)."""
+    torch.manual_seed(cfg.train.seed)
+    return model_from_config(cfg, n_bins)
+
+
+def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device, *, resume: bool = False):
     """Bins, datasets, model and task for one config (no training)."""
     from .models import init_from_previous_stage
     from .task import ColorizationTask
 
-    bins = _load_or_fit_bins(cfg, run_dir)
+    bins = _load_or_fit_bins(cfg, run_dir, resume=resume)
     train_set, val_set = _datasets(cfg)
-    model = model_from_config(cfg, bins.n_bins)
+    model = initial_model(cfg, bins.n_bins)
     if cfg.model.init_from:
         init_from_previous_stage(model, load_weights(cfg.model.init_from))
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
@@ -108,29 +141,83 @@ def _record_data_stats(run_dir: Path, train_set, source: str) -> None:
         write_data_stats(run_dir, train_set.files, source)
 
 
-def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False) -> dict:
-    """Train one experiment into ``cfg.out``; returns the trainer's summary."""
+def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False,
+                 overwrite: bool = False) -> dict:
+    """Train one experiment into ``cfg.out`` (holding its lock); returns the trainer's summary.
+
+    ``overwrite`` replaces a run already in the folder (its run files are removed first).
+    """
     from .engine.trainer import Trainer
     from .report import SampleGridCallback, build_run_report
 
     run_dir = Path(cfg.out)
-    check_can_start(run_dir, resume=resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.train.device)
-    bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device)
-    samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
-                                 every=cfg.train.sample_every, method=cfg.decode.method,
-                                 temperature=cfg.decode.temperature)
-    trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
-                      callbacks=[samples], resume=resume, summary_hints=[resume_hint(run_dir)])
-    if trainer.is_main_process:
-        write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
-                          world=trainer.world)
-        _record_data_stats(run_dir, train_set, cfg.data.train)
-    summary = trainer.fit()
-    if trainer.is_main_process:
-        build_run_report(run_dir)
+    check_can_start(run_dir, resume=resume, overwrite=overwrite)
+    check_early_stop_metric(cfg)
+    if cfg.model.init_from:
+        load_weights(cfg.model.init_from)  # unreadable weights: one line, before any work
+    if resume:
+        _check_resume(cfg, run_dir)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    with run_lock(run_dir) if main_rank else _no_lock():
+        if overwrite and not resume:
+            _remove_run_records(run_dir, cfg)
+        device = resolve_device(cfg.train.device)
+        bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device, resume=resume)
+        samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
+                                     every=cfg.train.sample_every, method=cfg.decode.method,
+                                     temperature=cfg.decode.temperature)
+        trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
+                          callbacks=[samples], resume=resume)
+        if trainer.is_main_process:
+            write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
+                              world=trainer.world)
+            _record_data_stats(run_dir, train_set, cfg.data.train)
+        summary = trainer.fit()
+        if trainer.is_main_process:
+            build_run_report(run_dir)
+            if summary["stopped_by"] not in FINISHED_STOPS:
+                print(f"  {resume_hint(run_dir)}")
     return summary
+
+
+def _remove_run_records(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """--overwrite: remove the old run's files, but never an input of the new run (its bins
+    file or init_from weights may live in the folder)."""
+    inputs = {Path(p).resolve() for p in (cfg.bins.path, cfg.model.init_from) if p}
+    for name in _RUN_RECORDS:
+        if (run_dir / name).resolve() not in inputs:
+            (run_dir / name).unlink(missing_ok=True)
+
+
+class _no_lock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _check_resume(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """Everything a resume needs, read-only: the run's bins (a different bins file is refused),
+    the checkpoint, and that the configured network fits the checkpoint's weights."""
+    import numpy as np
+    import quantize
+
+    from .engine.checkpoint import load_checkpoint
+
+    target = run_dir / "bins.npz"
+    if not target.is_file():
+        raise RunFolderError(f"--resume {str(run_dir)!r}: the run has no bins.npz; nothing to resume")
+    bins = quantize.load_bins(target)
+    if cfg.bins.path and Path(cfg.bins.path).resolve() != target.resolve():
+        other = quantize.load_bins(cfg.bins.path)
+        if other.n_bins != bins.n_bins or not np.allclose(other.centers, bins.centers):
+            raise RunFolderError(f"bins.path={cfg.bins.path!r} has {other.n_bins} bins but the run {str(run_dir)!r} "
+                                 f"was trained with its own {bins.n_bins}; a resumed run keeps its bins "
+                                 "(drop the bins override, or start a new run with --out)")
+    model_state, _ = load_checkpoint(run_dir / "checkpoint.safetensors")
+    check_weights(model_from_config(cfg, bins.n_bins), model_state, source="checkpoint weights",
+                  n_bins=bins.n_bins)
 
 
 def resume_training(run_dir: str | Path, *, overrides: list[str] = (), command: str = "") -> dict:

@@ -4,7 +4,9 @@
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
-line and exit with code 2; no traceback (set COLORCLASS_DEBUG=1 to see one). Heavy imports
+line and exit with code 2; file-system errors (a full disk, permission denied, ...) and running
+out of memory print one line naming the path or the cause and exit with code 1; Ctrl-C exits
+130. No traceback (set COLORCLASS_DEBUG=1 to see one). Heavy imports
 happen inside each handler so that ``--help`` is instant. The subcommands live in
 ``data_commands`` (photos and bins), ``train_commands`` and ``run_commands`` (a trained run).
 """
@@ -15,7 +17,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from .common import EXIT_USAGE, Parser, UsageError
+from .common import EXIT_USAGE, Parser, UsageError, os_error_line
 from .data_commands import _add_data, _add_fit_bins, _add_rank
 from .run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
 from .train_commands import _add_demo, _add_plot, _add_summary, _add_train
@@ -52,14 +54,24 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except (ConfigError, FileNotFoundError, ValueError) as e:
         if os.environ.get("COLORCLASS_DEBUG"):  # show the traceback when debugging
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {os_error_line(e) if isinstance(e, OSError) else e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:
+        if os.environ.get("COLORCLASS_DEBUG"):
+            raise
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if os.environ.get("COLORCLASS_DEBUG"):
+            raise
+        print("error: out of memory; use smaller photos, a smaller --size or --batch-size", file=sys.stderr)
+        return 1
     except RuntimeError as e:
         from ..engine.steps import NonFiniteLossError  # torch is loaded by then
 
-        if not isinstance(e, NonFiniteLossError):
+        if not isinstance(e, NonFiniteLossError) and "out of memory" not in str(e):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {str(e).splitlines()[0] if str(e) else e!r}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

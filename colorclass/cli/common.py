@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import shlex
 import sys
 from pathlib import Path
 
 __all__ = ["EXIT_USAGE", "UsageError", "Parser", "require_dir", "command_line", "positive_int",
-           "non_negative_int", "positive_float", "non_negative_float", "temperature"]
+           "non_negative_int", "positive_float", "non_negative_float", "temperature", "network_size",
+           "MAX_NETWORK_SIZE", "check_output_file", "check_output_dir", "os_error_line", "shown"]
 
 EXIT_USAGE = 2
+MAX_NETWORK_SIZE = 4096   # --size: the network's shorter side; larger runs out of memory on any machine
 
 
 class UsageError(Exception):
@@ -32,6 +35,48 @@ class Parser(argparse.ArgumentParser):
 def require_dir(path: str, what: str) -> None:
     if not Path(path).is_dir():
         raise UsageError(f"{what} {path!r} is not a folder; check the path")
+
+
+def shown(path) -> str:
+    """A path as printable text (colorclass.photos.read.shown: non-UTF-8 bytes as escapes)."""
+    from ..photos.read import shown as _shown
+
+    return _shown(path)
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for a file-system error: the path (when known; a temporary file of an atomic
+    write is named by its destination) and the cause."""
+    cause = e.strerror or str(e) or type(e).__name__
+    if e.filename is None:
+        return cause
+    path = Path(shown(e.filename))
+    temp = re.fullmatch(r"\.(.+)\.tmp\d+(\.[^.]*)?", path.name)
+    if temp:
+        path = path.with_name(temp.group(1) + (temp.group(2) or ""))
+    return f"{path}: {cause}"
+
+
+def check_output_file(path: str, what: str) -> None:
+    """An output file's path must not be a folder, and its folder must not be a file."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{what} {shown(path)!r} is a folder; pass a file name, e.g. {shown(p / 'out')}")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{what} {shown(path)!r}: {shown(parent)!r} is a file, not a folder")
+            break
+
+
+def check_output_dir(path: str, what: str) -> None:
+    """An output folder's path must not be an existing file (nor lie under one)."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise UsageError(f"{what} {shown(path)!r}: {shown(q)!r} is a file, not a folder")
+            break
 
 
 def command_line() -> str:
@@ -63,6 +108,11 @@ def non_negative_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+
+
+def network_size(text: str) -> int:
+    """--size: the network's shorter side, 1 .. MAX_NETWORK_SIZE pixels."""
+    return _number(text, int, f"an integer in 1..{MAX_NETWORK_SIZE}", lambda v: 0 < v <= MAX_NETWORK_SIZE)
 
 
 def temperature(text: str) -> float:

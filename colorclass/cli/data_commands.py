@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..config import BIN_FAMILIES, BIN_SPACES
-from .common import positive_float, positive_int, require_dir
+from .common import check_output_file, positive_float, positive_int, require_dir
 
 
 def _add_fit_bins(p: argparse.ArgumentParser) -> None:
@@ -39,8 +40,12 @@ def _run_fit_bins(a: argparse.Namespace) -> int:
     if a.max_pixels is not None:
         kwargs["max_pixels"] = a.max_pixels
     require_dir(a.input_dir, "INPUT_DIR")
+    check_output_file(a.out, "-o")
     bins = fit_bins_from_folder(a.input_dir, a.out, **kwargs)
     print(quantize.format_summary(bins, bins.meta))
+    data = bins.meta.get("data", {})
+    if data.get("n_skipped"):
+        print(f"skipped {data['n_skipped']} photo(s):\n  " + str(data.get("skipped", "")).replace("\n", "\n  "))
     print(f"wrote {a.out}")
     return 0
 
@@ -65,9 +70,16 @@ def _add_rank(p: argparse.ArgumentParser) -> None:
 
 
 def _run_rank(a: argparse.Namespace) -> int:
-    from ..photos import rank_folder
+    from ..photos import SkipReport, rank_folder
 
     require_dir(a.root, "DIR")
-    ranked = rank_folder(a.root, a.out)
+    check_output_file(a.out, "-o")
+    skipped = SkipReport()
+    ranked = rank_folder(a.root, a.out, skipped=skipped)
     print(f"ranked {len(ranked)} images by colourfulness -> {a.out}")
+    if skipped.total:
+        print(f"skipped {skipped.total}:\n  " + skipped.summary().replace("\n", "\n  "))
+    if not ranked:
+        print(f"error: no readable photos in {a.root!r}", file=sys.stderr)
+        return 1
     return 0

@@ -9,7 +9,8 @@ import argparse
 from pathlib import Path
 
 from ..decode_rules import DEFAULT_TEMPERATURE, METHODS
-from .common import UsageError, non_negative_int, positive_int, require_dir, temperature
+from .common import (UsageError, check_output_dir, network_size, non_negative_int, require_dir,
+                     temperature)
 
 
 def _baseline_list(text: str) -> list[str]:
@@ -34,9 +35,14 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", required=True, metavar="OUTPUT_DIR")
     p.add_argument("--run", default="runs/demo", metavar="RUN_DIR", help="trained run (default runs/demo)")
     add_decoding_options(p)
-    p.add_argument("--size", type=positive_int, default=None,
-                   help="network resolution: shorter side in pixels (default: the run's training scale)")
+    p.add_argument("--size", type=network_size, default=None,
+                   help="network resolution: shorter side in pixels, at most 4096 (default: the run's "
+                        "training scale; very long photos run smaller so that the network stays bounded)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--format", default="auto", choices=["auto", "png", "jpg"],
+                   help="output format: auto = JPEG (quality 95) for JPEG inputs, else PNG (default auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that already exist (default: refuse before any work)")
     p.set_defaults(handler=_run_colorize)
 
 
@@ -46,9 +52,10 @@ def _run_colorize(a: argparse.Namespace) -> int:
     if not Path(a.input).exists():
         raise UsageError(f"colorize: input {a.input!r} does not exist; pass an image file or a folder")
     require_dir(a.run, "--run RUN_DIR")
-    colorize_path(a.input, a.out, run_dir=a.run, method=a.decode, temperature=a.temperature,
-                  size=a.size, device=a.device)
-    return 0
+    check_output_dir(a.out, "-o")
+    written = colorize_path(a.input, a.out, run_dir=a.run, method=a.decode, temperature=a.temperature,
+                            size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite)
+    return 0 if written else 1
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:

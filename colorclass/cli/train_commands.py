@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import LOSS_NAMES, MODEL_NAMES
 from .common import (UsageError, command_line, non_negative_float, non_negative_int, positive_float,
@@ -34,6 +35,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overfit-batches", type=non_negative_int, help="sanity mode: train on N fixed batches")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a run that already exists in --out (default: refuse)")
     p.set_defaults(handler=_run_train)
 
 
@@ -51,17 +54,23 @@ def _run_train(a: argparse.Namespace) -> int:
     from ..train import resume_training, run_training
 
     if a.resume:
+        if a.overwrite:
+            raise UsageError("train-classifier: --resume continues a run and --overwrite replaces one; "
+                             "pass only one of them")
         require_dir(a.resume, "--resume RUN_DIR")
-        resume_training(a.resume, overrides=a.overrides, command=command_line())
-        return 0
+        return _exit_code(resume_training(a.resume, overrides=a.overrides, command=command_line()))
     flags = [f"{key}={getattr(a, name)}" for name, key in _FLAG_TO_KEY.items()
              if getattr(a, name) is not None]
     cfg = load_config(a.config, flags + list(a.overrides))
     if not cfg.data.train:
         raise UsageError("train-classifier: no training data: pass --data DIR "
                          "(or data.train in the --config file)")
-    run_training(cfg, command=command_line())
-    return 0
+    return _exit_code(run_training(cfg, command=command_line(), overwrite=a.overwrite))
+
+
+def _exit_code(summary: dict) -> int:
+    """0 for a run that ended or stopped on its time budget; 130 for an interrupted one."""
+    return 130 if summary.get("stopped_by") == "interrupted" else 0
 
 
 def _add_demo(p: argparse.ArgumentParser) -> None:
@@ -89,6 +98,8 @@ def _run_plot(a: argparse.Namespace) -> int:
     from ..engine.plots import plot_log
 
     require_dir(a.run_dir, "RUN_DIR")
+    if not (Path(a.run_dir) / "log.csv").is_file():
+        raise UsageError(f"plot: {a.run_dir!r} holds no run (no log.csv); pass a run folder of train-classifier")
     print(f"wrote {plot_log(a.run_dir)}")
     return 0
 

@@ -13,6 +13,7 @@ them, converted to Lab (L in [0, 100]; a, b roughly in [-128, 127]) and to the n
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import torch
 from tqdm import tqdm
 
 from .colorfulness import channel_variance, hasler_susstrunk
-from .read import UnreadableImage, load_for_stats
+from ..engine.files import atomic_write_text
+from .read import UnreadableImage, load_for_stats, shown
 from .scan import SkipReport, check_file, list_images, scan_images
 
 __all__ = ["describe_folder", "rank_folder"]
@@ -63,11 +65,13 @@ def describe_folder(root: str | Path, *, crop_size: int | None = None, n_samples
 
     ``crop_size`` of the sample crops defaults to ``min(64, median shorter side)``.
     """
-    files = list_images(root)
-    lines = [f"folder: {root}", f"photo files: {len(files)}"]
+    folders = SkipReport()
+    files = list_images(root, folders)
+    lines = [f"folder: {shown(root)}", f"photo files: {len(files)}"]
     by_ext = Counter(f.suffix.lower() for f in files)
     lines += [f"  {ext}: {n}" for ext, n in sorted(by_ext.items(), key=lambda kv: (-kv[1], kv[0]))]
     usable, report = scan_images(files, progress=progress)
+    report.merge(folders)
     lines.append(f"usable: {len(usable)}, skipped: {report.total}")
     if report.total:
         lines += ["  " + line for line in report.summary().splitlines()]
@@ -83,18 +87,21 @@ def describe_folder(root: str | Path, *, crop_size: int | None = None, n_samples
     return "\n".join(lines)
 
 
-def rank_folder(root: str | Path, out_path: str | Path, *, progress: bool = True
-                ) -> list[tuple[Path, float]]:
+def rank_folder(root: str | Path, out_path: str | Path, *, progress: bool = True,
+                skipped: SkipReport | None = None) -> list[tuple[Path, float]]:
     """Score every readable photo under ``root`` and write them, most colourful first.
 
     ``out_path`` gets a tab-separated table with a header:
     ``rank  colorfulness  channel_variance  path`` (``.csv`` suffix -> comma-separated).
     Unreadable files are left out and counted in a final ``# skipped`` comment line.
     Returns ``[(path, colorfulness M), ...]`` sorted by decreasing M (ties by path).
-    Scores are computed on the same reduced-size decode that ``scan_images`` uses.
+    Scores are computed on the same reduced-size decode that ``scan_images`` uses. The table is
+    written atomically (a full disk leaves no partial file); file names that are not valid UTF-8
+    appear with escapes. ``skipped`` (optional) receives the skip reasons.
     """
-    files = list_images(root)
-    rows, report = [], SkipReport()
+    report = skipped if skipped is not None else SkipReport()
+    files = list_images(root, report)
+    rows = []
     for path in tqdm(files, desc="colourfulness", unit="img", disable=not progress):
         try:
             rgb = load_for_stats(path)
@@ -111,10 +118,11 @@ def _write_ranking(out_path: Path, rows: list[tuple[Path, float, float]], report
     """The ranked table of ``rank_folder`` (tab-separated, or comma-separated for ``.csv``)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     delimiter = "," if out_path.suffix.lower() == ".csv" else "\t"
-    with open(out_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
-        writer.writerow(["rank", "colorfulness", "channel_variance", "path"])
-        for rank, (path, m, v) in enumerate(rows, start=1):
-            writer.writerow([rank, f"{m:.3f}", f"{v:.3f}", str(path)])
-        if report.total:
-            fh.write(f"# skipped {report.total}: {report.summary().replace(chr(10), '; ')}\n")
+    fh = io.StringIO()
+    writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(["rank", "colorfulness", "channel_variance", "path"])
+    for rank, (path, m, v) in enumerate(rows, start=1):
+        writer.writerow([rank, f"{m:.3f}", f"{v:.3f}", shown(path)])
+    if report.total:
+        fh.write(f"# skipped {report.total}: {report.summary().replace(chr(10), '; ')}\n")
+    atomic_write_text(out_path, fh.getvalue())

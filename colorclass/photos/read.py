@@ -15,7 +15,9 @@ to three channels.
 
 from __future__ import annotations
 
+import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -40,6 +42,13 @@ class UnreadableImage(ValueError):
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
+def shown(path: str | bytes | os.PathLike) -> str:
+    """A path as printable text: bytes of a file name that are not valid UTF-8 appear as
+    escapes (``\\udcff``) instead of breaking a print or a UTF-8 file."""
+    text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 # ----------------------------------------------------------------------------- reading
 
 def _open_image(path: Path) -> Image.Image:
@@ -47,18 +56,23 @@ def _open_image(path: Path) -> Image.Image:
         size = path.stat().st_size
     except OSError as e:
         raise UnreadableImage(path, "missing file" if isinstance(e, FileNotFoundError)
+                              else "permission denied" if isinstance(e, PermissionError)
                               else "unreadable", str(e)) from None
     if size == 0:
         raise UnreadableImage(path, "empty file")
     try:
-        return Image.open(path)
+        with warnings.catch_warnings():   # between 1x and 2x the pixel limit Pillow only warns
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except PermissionError as e:
+        raise UnreadableImage(path, "permission denied", str(e)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UnreadableImage(path, "too large", str(e)) from None
     except UnidentifiedImageError:
         with open(path, "rb") as fh:
             head = fh.read(12)
         looks_like_image = head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:] == b"WEBP")
         raise UnreadableImage(path, "corrupt" if looks_like_image else "not an image") from None
-    except Image.DecompressionBombError as e:
-        raise UnreadableImage(path, "too large", str(e)) from None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as e:
         raise UnreadableImage(path, "corrupt", str(e)) from None
 
@@ -109,8 +123,12 @@ def load_with_info(path: str | Path, draft_size: int | None) -> tuple[np.ndarray
             size = _oriented_size(im)
             if draft_size and im.format == "JPEG":
                 im.draft(None, (int(draft_size), int(draft_size)))
-            im.load()
-        except Image.DecompressionBombError as e:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im.load()
+        except PermissionError as e:
+            raise UnreadableImage(path, "permission denied", str(e)) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise UnreadableImage(path, "too large", str(e)) from None
         except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as e:
             raise UnreadableImage(path, "corrupt", str(e)) from None

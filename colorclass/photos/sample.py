@@ -7,6 +7,7 @@ network -> loss -> decode -> colour image -> metrics / reports. Layer: above ``s
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -65,6 +66,6 @@ def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_pe
 def _draw(path: Path, n: int, *, seed: int, draft_size: int | None) -> np.ndarray:
     """``n`` pixels of one photo (all if it has fewer), without replacement: (n, 3) uint8."""
     px = load_rgb(path, draft_size=draft_size).reshape(-1, 3)
-    rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(os.fsencode(path))])
     take = rng.choice(len(px), size=min(n, len(px)), replace=False)
     return px[np.sort(take)]

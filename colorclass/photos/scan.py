@@ -11,6 +11,7 @@ Files that cannot be used are never fatal: ``load_rgb`` raises ``UnreadableImage
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +21,53 @@ from tqdm import tqdm
 
 from .colorfulness import hasler_susstrunk
 from .colourless import is_colourless
-from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, stats_view
+from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
 
 __all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "scan_images", "split_files"]
 
 # ----------------------------------------------------------------------------- file lists
 
-def list_images(root: str | Path) -> list[Path]:
-    """All photo files under ``root`` (recursive, sorted, by extension; hidden files left out)."""
+def list_images(root: str | Path, skipped: SkipReport | None = None) -> list[Path]:
+    """All photo files under ``root`` (recursive, sorted, by extension; hidden files left out).
+
+    Symbolic links are followed, but each real folder (device, inode) is visited once: a link
+    back into the tree is a "symlink loop" and a folder that cannot be listed is "permission
+    denied" -- both counted in ``skipped`` (or, without one, summarised on stderr).
+    """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a folder; "
+        raise FileNotFoundError(f"image folder {shown(root)!r} does not exist or is not a folder; "
                                 "pass a directory that contains photos")
+    report = skipped if skipped is not None else SkipReport()
+    st = root.stat()
+    visited = {(st.st_dev, st.st_ino)}
+
+    def on_error(e: OSError) -> None:
+        report.add(e.filename or root, "permission denied" if isinstance(e, PermissionError) else "unreadable folder")
+
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, d))
+            except OSError as e:  # a dangling or looping link
+                report.add(Path(dirpath) / d, "broken link" if isinstance(e, FileNotFoundError)
+                           else "symlink loop")
+                continue
+            if (st.st_dev, st.st_ino) in visited:
+                report.add(Path(dirpath) / d, "symlink loop")
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            keep.append(d)
+        dirnames[:] = keep
         found += [Path(dirpath) / f for f in filenames
                   if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
+    if skipped is None and report.total:
+        print(f"note: {report.total} folder(s) under {shown(root)} not searched: "
+              + report.summary().replace("\n", "; "), file=sys.stderr)
     return sorted(found)
 
 
@@ -52,7 +83,7 @@ class SkipReport:
         self.counts[reason] = self.counts.get(reason, 0) + 1
         ex = self.examples.setdefault(reason, [])
         if len(ex) < self.max_examples:
-            ex.append(str(path))
+            ex.append(shown(path))
 
     def merge(self, other: SkipReport) -> SkipReport:
         for reason, n in other.counts.items():
@@ -98,7 +129,7 @@ def check_file(path: str | Path) -> FileCheck:
         st = path.stat()
     except OSError:
         return FileCheck("missing file")
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    key = (os.fsdecode(path), st.st_mtime_ns, st.st_size)
     if key not in _CHECKS:
         try:
             rgb, mode, size = load_with_info(path, STATS_SIZE)
