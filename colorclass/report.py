@@ -24,16 +24,24 @@ from .reports.analysis import gray_of
 __all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
 
 
+GRID_MAX_ROWS = 32      # a grid shows at most this many photos ...
+GRID_MAX_ASPECT = 4.0   # ... each cell between 1:4 and 4:1, so a 4000x10 photo cannot make a huge figure
+
+
 def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,
                          *, title: str = "") -> Path:
     """Write a grid: one row per photo, columns gray | predicted | truth.
 
     rows: (name, predicted (H, W, 3) uint8, truth (H, W, 3) uint8); sizes may differ per row.
+    The picture is bounded: the first ``GRID_MAX_ROWS`` rows, cell aspect clipped to
+    [1 / GRID_MAX_ASPECT, GRID_MAX_ASPECT] (at most about 2,300 x 8,400 pixels).
     """
     from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
+    rows = list(rows)[:GRID_MAX_ROWS]
     n = len(rows)
     aspect = max(r[2].shape[1] / r[2].shape[0] for r in rows) if rows else 1.0
+    aspect = min(max(aspect, 1 / GRID_MAX_ASPECT), GRID_MAX_ASPECT)
     fig = Figure(figsize=(3 * 2.6 * aspect, 2.6 * n + 0.4))
     axes = fig.subplots(n, 3, squeeze=False)
     for i, (name, pred, truth) in enumerate(rows):

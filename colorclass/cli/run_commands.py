@@ -127,8 +127,12 @@ def _add_report(p: argparse.ArgumentParser) -> None:
 
 def _run_report(a: argparse.Namespace) -> int:
     from ..report import build_run_report
+    from ..runs import holds_run
 
     require_dir(a.run_dir, "RUN_DIR")
+    if not holds_run(a.run_dir):
+        raise UsageError(f"report: {a.run_dir!r} holds no run (no config, bins or weights); "
+                         "pass a run folder of train-classifier")
     for value, what in ((a.data, "--data"), (a.images, "--images")):
         if value and not Path(value).exists():
             raise UsageError(f"report: {what} {value!r} does not exist; pass a folder of photos")
