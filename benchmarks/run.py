@@ -22,6 +22,7 @@ sys.path.insert(1, str(HERE.parent))
 
 from common import machine  # noqa: E402
 
+MODULES = {"io": "loading"}
 GROUPS = {
     "encode": ("encode_soft", "encode_soft_fresh", "encode_hard", "rgb_to_lab", "rgb_to_lab_float"),
     "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_q313",
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     for group, names in GROUPS.items():
         if any(only(n) for n in names):
             t = time.perf_counter()
-            figures += importlib.import_module(group).run(a.quick, only)
+            figures += importlib.import_module(MODULES.get(group, group)).run(a.quick, only)
             print(f"[{group}: {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
     info = machine()
     print(f"command: python benchmarks/run.py {' '.join(argv if argv is not None else sys.argv[1:])}")
