@@ -13,6 +13,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,18 +96,25 @@ def peak_rss_mb() -> float:
 def run_child(cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> tuple[float, float, str]:
     """Run ``cmd`` to completion: (wall seconds, the child's own peak RSS in MB, its output).
 
-    ``os.wait4`` gives the resource usage of exactly this child (not of earlier ones)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    text = out.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{text[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, text
+    Peak RSS comes from GNU ``/usr/bin/time`` when present: on Linux a child forked straight from
+    this (large) process would report at least this process's RSS at fork time, so the child is
+    started from the small ``time`` process instead. Fallback: ``os.wait4`` (an upper bound)."""
+    timer = Path("/usr/bin/time")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        full = [str(timer), "-f", "%M", "-o", rss_file.name, *map(str, cmd)] if timer.exists() else list(map(str, cmd))
+        t = time.perf_counter()
+        proc = subprocess.Popen(full, cwd=cwd, env={**os.environ, **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        code = os.waitstatus_to_exitcode(status)
+        text = out.decode(errors="replace")
+        if code != 0:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({code}):\n{text[-2000:]}")
+        lines = [ln for ln in Path(rss_file.name).read_text().split() if ln.isdigit()] if timer.exists() else []
+    peak_kb = int(lines[-1]) if lines else usage.ru_maxrss
+    return seconds, peak_kb / 1024, text
 
 
 def machine() -> dict:

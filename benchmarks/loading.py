@@ -5,7 +5,8 @@
 """
 from __future__ import annotations
 
-import resource
+import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,29 +64,34 @@ def loader_rate(dataset_cls, files, *, batch_size: int, task) -> float:
     return n / (time.perf_counter() - t)
 
 
-def loader_figure(quick: bool, step_rate: float | None) -> list[Figure]:
+def loader_rates(folder: str, reps: int) -> dict:
+    """Interleaved repetitions of the fast loader and the full-decode baseline (in a child process)."""
     import quantize
     from colorclass.photos import ImageFolderDataset
     from colorclass.task import ColorizationTask
 
-    files, source = large_photos(24 if quick else 64)
+    files = sorted(Path(folder).glob("*.jpg"))
     px = np.random.default_rng(0).integers(0, 256, (20_000, 3), dtype=np.uint8)
     task = ColorizationTask(quantize.fit_bins(quantize.make_bins("kmeans", k=24), px, progress=False), loss="ce")
-    reps = 2 if quick else 4
     fast, base = [], []
     for _ in range(reps):   # interleaved, so both see the same background load
         fast.append(loader_rate(ImageFolderDataset, files, batch_size=8, task=task))
         base.append(loader_rate(_full_decode_dataset(), files, batch_size=8, task=task))
-    med, low, high = spread(fast)
-    rss_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rss_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"fast": fast, "base": base}
+
+
+def loader_figure(quick: bool, step_rate: float | None) -> list[Figure]:
+    files, source = large_photos(24 if quick else 64)
+    _, rss, out = run_child([PYTHON, Path(__file__), "loader", files[0].parent, 2 if quick else 4])
+    rates = json.loads(out.strip().splitlines()[-1])
+    med, low, high = spread(rates["fast"])
     goal = f"; goal 2x the 256x256 train step ({2 * step_rate:.1f} img/s in this run)" if step_rate else ""
-    fig = Figure("loader_256", med, "img/s", low, high, spread(base)[0],
+    fig = Figure("loader_256", med, "img/s", low, high, spread(rates["base"])[0],
                  "full-size decode, then resize", note=(
                      f"{len(files)} {source} 1600x1200 JPEGs, resize 256, crop 256, 2 workers, batch 8, "
-                     f"targets (Lab + labels) per batch{goal}; peak RSS main {rss_main:.0f} MB, "
-                     f"largest worker {rss_worker:.0f} MB"))
-    fig.extra = {"peak_rss_main_mb": rss_main, "peak_rss_worker_mb": rss_worker}
+                     f"targets (Lab + labels) made per batch in the main process{goal}; "
+                     f"peak RSS {rss:.0f} MB (largest process of the loader run)"))
+    fig.extra = {"peak_rss_mb": rss}
     return [fig]
 
 
@@ -125,3 +131,8 @@ def run(quick: bool, only) -> list[Figure]:
     if only("fit_bins_10k"):
         figures += fit_bins_figure(quick)
     return figures
+
+
+if __name__ == "__main__":   # child mode: python benchmarks/loading.py loader FOLDER REPS
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    print(json.dumps(loader_rates(sys.argv[2], int(sys.argv[3]))))
