@@ -67,7 +67,7 @@ def run(quick: bool, only) -> list[Figure]:
             times.append(seconds)
             rss.append(peak)
             yard.append(pillow_yardstick(photo, tmp))
-        start = [run_child([PYTHON, "-c", "import torch, colorclass.colorize"])[0] for _ in range(2)]
+        start = [run_child([PYTHON, "-c", "import torch, colorclass.colorize"])[0] for _ in range(1 if quick else 3)]
         written = sorted(p.name for p in (tmp / "out0").iterdir())
         fig = seconds_figure("colorize_12mp", times, yard, "Pillow decode + JPEG q95 encode, in-process",
                              note=(f"whole process, {' '.join(size_option(run_dir))}, 4000x3000 JPEG -> {', '.join(written)}; goal < 1.5 s and "
