@@ -74,6 +74,7 @@ def loader_rates(folder: str, reps: int) -> dict:
     px = np.random.default_rng(0).integers(0, 256, (20_000, 3), dtype=np.uint8)
     task = ColorizationTask(quantize.fit_bins(quantize.make_bins("kmeans", k=24), px, progress=False), loss="ce")
     fast, base = [], []
+    loader_rate(ImageFolderDataset, files[:8], batch_size=8, task=task)   # warm-up: page cache, workers
     for _ in range(reps):   # interleaved, so both see the same background load
         fast.append(loader_rate(ImageFolderDataset, files, batch_size=8, task=task))
         base.append(loader_rate(_full_decode_dataset(), files, batch_size=8, task=task))

@@ -84,7 +84,7 @@ def rgb_to_lab(rgb: Tensor, dim: int = -3) -> Tensor:
     xyz = _apply_matrix(_matrix(_XYZ_FROM_RGB, rgb), _srgb_to_linear(rgb), dim)
     white = _matrix(_WHITE_D65, rgb).view([3] + [1] * (rgb.ndim - 1 - (dim % rgb.ndim)))
     t = xyz / white
-    if t.device.type == "cpu" and not t.requires_grad:
+    if t.device.type == "cpu" and not t.requires_grad and t.dtype in (torch.float32, torch.float64):
         f = _f_lab_(t)
     else:
         f = torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1 / 3), _KAPPA * t + 16 / 116)
@@ -201,7 +201,7 @@ def _f_lab(t):
 def _f_lab_(t: Tensor) -> Tensor:
     """CIE f(t) in place on a float32 tensor. On CPU numpy's vectorised ``cbrt`` is used (several
     times faster than ``torch.pow(t, 1/3)``); the linear part is patched in where t <= epsilon."""
-    if t.device.type != "cpu":
+    if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
         return torch.where(t > _EPSILON, t.clamp(min=_EPSILON).pow(1 / 3), t * _KAPPA + 16 / 116)
     a = t.numpy()
     small = a <= _EPSILON
