@@ -201,7 +201,7 @@ _RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(
 _HIGH_LINEAR = ((1 + 1e-4 + 0.055) / 1.055) ** 2.4   # linear light whose sRGB value is 1 + 1e-4
 
 
-def _f_inverse_(f: Tensor) -> Tensor:
+def _f_inverse(f: Tensor) -> Tensor:
     """CIE f^-1: f ** 3 above the breakpoint, linear below (as ``color._lab_to_linear``)."""
     return torch.where(f > 0.2068966, f * f * f, (f - 16 / 116) * (1 / 7.787))
 
@@ -211,7 +211,7 @@ def _lab_strip_to_rgb_(lab: Tensor, out: Tensor) -> Tensor:
     returns the out-of-gamut mask (B, h, W). Same maths as ``lab_to_rgb_with_gamut``, in place."""
     fy = (lab[:, 0] + 16) / 116
     xyz = (fy + lab[:, 1] / 500, fy, (fy - lab[:, 2] / 200).clamp_(min=0))
-    x, y, z = (_f_inverse_(f) for f in xyz)
+    x, y, z = (_f_inverse(f) for f in xyz)
     x.mul_(_WHITE_X)
     z.mul_(_WHITE_Z)
     for c, (mx, my, mz) in enumerate(_RGB_FROM_XYZ):

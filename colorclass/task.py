@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass import losses
-from colorclass.color import lab_to_l_input, rgb_u8_to_lab
+from colorclass.color import lab_to_l_input, rgb_to_lab
 from colorclass.decode import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
 from colorclass.photos.colourless import is_colourless_batch as colourless_images
 from colorclass.predict import colorize_batch, decode_output, forward_padded, predict_logits
@@ -111,7 +111,7 @@ class ColorizationTask:
         "ab" (B, 2, h, w) float32 Lab chroma, "lightness" (B, 1, h, w) Lab L, "mask" (B, h, w) bool.
         """
         rgb_u8 = self._check_rgb(batch["rgb"])
-        lab = rgb_u8_to_lab(rgb_u8)  # 8-bit tables: equal to rgb_to_lab(rgb_u8 / 255) within 1e-4
+        lab = rgb_to_lab(rgb_u8.float() / 255.0)
         size = self.target_size(*rgb_u8.shape[-2:])
         small_lab = F.interpolate(lab, size=size, mode="area") if size != tuple(lab.shape[-2:]) else lab
         mask = ~colourless_images(rgb_u8)[:, None, None].expand(-1, *size)
