@@ -83,8 +83,7 @@ def main(argv=None) -> int:
     print(f"total: {time.perf_counter() - start:.0f} s\n")
     print(table(figures))
     if a.json:
-        data = {f.name: f.as_json() for f in figures}
-        data["_machine"] = info
+        data = {f.name: f.as_json() for f in figures}   # figures only (the contract)
         Path(a.json).write_text(json.dumps(data, indent=1))
     return 0
 
