@@ -1,6 +1,9 @@
 """Benchmark suite (issue 12): every speed figure beside its baseline measured in the same run.
 
-    python benchmarks/run.py [--quick] [--json FILE] [--only NAME,...]
+    python benchmarks/run.py [--quick] [--json FILE] [--only NAME,...] [--threads N]
+
+On a shared machine pass ``--threads 1`` (see BENCHMARKS.md: two OpenMP threads on busy cores
+are several times slower than one). Baselines are measured in the same run as their figure.
 
 Groups: ``encode`` (encode_soft, encode_hard, rgb_to_lab), ``train`` (matmul, train_step_unet32,
 train_step_unet64, train_step_q313, train_step_unet256, epoch_rss), ``io`` (loader_256,
