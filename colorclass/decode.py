@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from colorclass.color import GamutWarning, hcl_to_rgb, lab_to_rgb_with_gamut, rgb_to_lab
+from colorclass.color import GamutWarning, hcl_to_rgb, rgb_to_lab
 from colorclass.decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = [
@@ -193,13 +193,57 @@ def region_average(labels: Tensor, image: Tensor) -> Tensor:
     return averaged.view(batch, *labels.shape[1:], channels).permute(0, 3, 1, 2).contiguous()
 
 
-def recombine_full_resolution(l_full: Tensor, ab: Tensor, *,
-                              warn_fraction: float = 0.01) -> tuple[Tensor, int]:
+_STRIP_ROWS = 256           # recombine converts this many rows at a time (small temporaries, cache-friendly)
+_WHITE_X, _WHITE_Z = 0.95047, 1.08883
+_RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=torch.float64)).tolist()
+_HIGH_LINEAR = ((1 + 1e-4 + 0.055) / 1.055) ** 2.4   # linear light whose sRGB value is 1 + 1e-4
+
+
+def _f_inverse(f: Tensor) -> Tensor:
+    """CIE f^-1: f ** 3 above the breakpoint, linear below (as ``color._lab_to_linear``)."""
+    return torch.where(f > 0.2068966, f * f * f, (f - 16 / 116) * (1 / 7.787))
+
+
+def _lab_strip_to_rgb_(lab: Tensor, out: Tensor) -> Tensor:
+    """Lab strip (B, 3, h, W) float32 -> sRGB in [0, 1] written into ``out`` (B, 3, h, W);
+    returns the out-of-gamut mask (B, h, W). Same maths as ``lab_to_rgb_with_gamut``, in place."""
+    fy = (lab[:, 0] + 16) / 116
+    xyz = (fy + lab[:, 1] / 500, fy, (fy - lab[:, 2] / 200).clamp_(min=0))
+    x, y, z = (_f_inverse(f) for f in xyz)
+    x.mul_(_WHITE_X)
+    z.mul_(_WHITE_Z)
+    for c, (mx, my, mz) in enumerate(_RGB_FROM_XYZ):
+        torch.mul(x, mx, out=out[:, c]).add_(y, alpha=my).add_(z, alpha=mz)
+    mask = (out.amin(1) < -1e-4) | (out.amax(1) > _HIGH_LINEAR)
+    _srgb_gamma_(out.clamp_(0, 1))
+    return mask
+
+
+def _srgb_gamma_(lin: Tensor) -> None:
+    """Linear light in [0, 1] -> sRGB in place (numpy's vectorised power on CPU: ~4x torch.pow)."""
+    if lin.device.type != "cpu":
+        torch.where(lin > 0.0031308, lin.pow(1 / 2.4).mul_(1.055).sub_(0.055), lin * 12.92, out=lin)
+        return
+    a = lin.numpy()
+    small = a <= 0.0031308
+    linear_part = a[small] * 12.92
+    np.power(a, 1 / 2.4, out=a)
+    a *= 1.055
+    a -= 0.055
+    a[small] = linear_part
+
+
+def recombine_full_resolution(l_full: Tensor, ab: Tensor, *, warn_fraction: float = 0.01,
+                              as_uint8: bool = False) -> tuple[Tensor, int]:
     """Original full-resolution lightness + predicted chroma -> sRGB image.
 
     l_full: (B, 1, H, W) Lab L in [0, 100]; ab: (B, 2, h, w) predicted chroma (any h, w).
-    ab is upsampled bilinearly to (H, W), joined with L and converted to sRGB. Returns
-    (rgb (B, 3, H, W) float32 in [0, 1], n_clipped: number of out-of-gamut pixels that were clipped).
+    ab is upsampled bilinearly to (H, W), joined with L and converted to sRGB (strips of rows, in
+    float32 and in place; equal to ``lab_to_rgb_with_gamut`` within float rounding). Returns
+    (rgb (B, 3, H, W) float32 in [0, 1], n_clipped: number of out-of-gamut pixels that were clipped);
+    with ``as_uint8=True`` rgb is (B, H, W, 3) uint8 (``round(255 * rgb)``, no float copy of the photo).
     A ``GamutWarning`` is issued when more than ``warn_fraction`` of the pixels were clipped.
     """
     if (l_full.dim() != 4 or l_full.shape[1] != 1 or ab.dim() != 4 or ab.shape[1] != 2
@@ -219,11 +263,23 @@ def recombine_full_resolution(l_full: Tensor, ab: Tensor, *,
     ab_full = ab.float().to(l_full.device)
     if tuple(ab_full.shape[-2:]) != size:
         ab_full = F.interpolate(ab_full, size=size, mode="bilinear", align_corners=False)
-    rgb, out_of_gamut = lab_to_rgb_with_gamut(torch.cat([l_full, ab_full], dim=1))
-    n_clipped = int(out_of_gamut.sum())
-    if out_of_gamut.numel() and n_clipped > warn_fraction * out_of_gamut.numel():
+    batch, n_clipped = l_full.shape[0], 0
+    if as_uint8:
+        rgb = torch.empty(batch, *size, 3, dtype=torch.uint8, device=l_full.device)
+        strip = torch.empty(batch, 3, min(_STRIP_ROWS, size[0]), size[1], device=l_full.device)
+    else:
+        rgb = torch.empty(batch, 3, *size, device=l_full.device)
+    for top in range(0, size[0], _STRIP_ROWS):
+        rows = slice(top, top + _STRIP_ROWS)
+        lab = torch.cat([l_full[:, :, rows], ab_full[:, :, rows]], dim=1)
+        out = strip[:, :, :lab.shape[2]] if as_uint8 else rgb[:, :, rows]
+        n_clipped += int(_lab_strip_to_rgb_(lab, out).sum())
+        if as_uint8:
+            rgb[:, rows].copy_(out.mul_(255).round_().permute(0, 2, 3, 1))
+    n_pixels = l_full.shape[0] * size[0] * size[1]
+    if n_pixels and n_clipped > warn_fraction * n_pixels:
         warnings.warn(
-            f"{n_clipped} of {out_of_gamut.numel()} pixels ({100 * n_clipped / out_of_gamut.numel():.1f}%) "
+            f"{n_clipped} of {n_pixels} pixels ({100 * n_clipped / n_pixels:.1f}%) "
             "were outside the sRGB gamut and were clipped", GamutWarning, stacklevel=2,
         )
     return rgb, n_clipped

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .color import lab_to_l_input, rgb_to_lab
+from .color import lab_to_l_input, rgb_u8_to_lightness
 from .decode import decode, recombine_full_resolution
 
 __all__ = ["Prediction", "network_size", "lightness_of", "forward_padded", "predict_logits",
@@ -53,8 +53,9 @@ def photo_tensor(rgb_u8: np.ndarray, device: torch.device | str = "cpu") -> Tens
 
 
 def lightness_of(rgb_u8: Tensor) -> Tensor:
-    """(B, 3, H, W) uint8 -> (B, 1, H, W) float32 Lab L in [0, 100]."""
-    return rgb_to_lab(rgb_u8.float() / 255)[:, :1]
+    """(B, 3, H, W) uint8 -> (B, 1, H, W) float32 Lab L in [0, 100] (table lookups, a and b skipped;
+    gray photos take one lookup per pixel)."""
+    return rgb_u8_to_lightness(rgb_u8)
 
 
 def output_stride(model: torch.nn.Module, stride: int | None = None) -> int:
@@ -96,20 +97,25 @@ def decode_output(output: Tensor, bins, *, regression: bool, method: str, temper
 
 
 def to_uint8(rgb: Tensor) -> np.ndarray:
-    """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8 numpy."""
-    return (rgb.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8 numpy (C-contiguous)."""
+    out = torch.empty(rgb.shape[0], *rgb.shape[2:], 3, dtype=torch.uint8, device=rgb.device)
+    for top in range(0, rgb.shape[2], 256):   # strips: no full-size float temporaries
+        rows = slice(top, top + 256)
+        out[:, rows].copy_(rgb[:, :, rows].clamp(0, 1).mul_(255).round_().permute(0, 2, 3, 1))
+    return out.cpu().numpy()
 
 
 @torch.no_grad()
 def colorize_batch(model: torch.nn.Module, rgb_u8: Tensor, bins, *, regression: bool, method: str,
-                   temperature: float, size: int | None = None,
-                   stride: int | None = None) -> tuple[Tensor, int, Prediction]:
+                   temperature: float, size: int | None = None, stride: int | None = None,
+                   as_uint8: bool = False) -> tuple[Tensor, int, Prediction]:
     """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> (colour (B, 3, H, W) float32
-    in [0, 1] at full resolution, number of clipped pixels, the Prediction)."""
+    in [0, 1] at full resolution, number of clipped pixels, the Prediction). With ``as_uint8``
+    the colour is (B, H, W, 3) uint8, made strip by strip without a full-size float copy."""
     pred = predict_logits(model, lightness_of(rgb_u8), size=size, stride=stride)
     ab = decode_output(pred.output, bins, regression=regression, method=method,
                        temperature=temperature, lightness=pred.l_net)
-    rgb, n_clipped = recombine_full_resolution(pred.l_full, ab)
+    rgb, n_clipped = recombine_full_resolution(pred.l_full, ab, as_uint8=as_uint8)
     return rgb, int(n_clipped), pred
 
 
@@ -125,5 +131,5 @@ def colorize_array(rgb_u8: np.ndarray, run, *, method: str | None = None, temper
     rgb, n_clipped, _ = colorize_batch(
         run.model, photo_tensor(rgb_u8, run.device), run.bins, regression=run.regression,
         method=method or run.method, temperature=run.temperature if temperature is None else temperature,
-        size=size)
-    return to_uint8(rgb)[0], n_clipped
+        size=size, as_uint8=True)
+    return rgb[0].cpu().numpy(), n_clipped

@@ -1,0 +1,197 @@
+"""Figure 4 and 9 (training): images/s of one full training step (targets from a uint8 batch,
+forward, loss, backward, Adam step) of the default U-Net, achieved GFLOP/s against ``torch.mm``
+2048x2048 fp32 measured in the same run, a plain hand-written NCHW U-Net of the same shape as the
+baseline, the 313-bin head, and the peak memory of one training epoch on CIFAR-10 horses.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common import PYTHON, SHARED, Figure, rate_figure, run_child, time_calls
+
+_RUN_DIR: Path | None = None
+RATES: dict[str, float] = {}   # img/s of the train-step figures of this run (used by the loader figure)
+
+
+class PlainUNet(nn.Module):
+    """The default U-Net written out by hand (NCHW, no input checks, no wrapper)."""
+
+    def __init__(self, q: int, w: int = 32) -> None:
+        super().__init__()
+
+        def block(ci, co):
+            return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1), nn.BatchNorm2d(co), nn.ReLU(inplace=True))
+        self.d1, self.d2, self.mid = block(1, w), block(w, 2 * w), block(2 * w, 2 * w)
+        self.u1, self.u2 = block(4 * w, w), block(2 * w, w)
+        self.final = nn.Conv2d(w + 1, q, 3, padding=1)
+
+    def forward(self, x):
+        d1 = F.max_pool2d(self.d1(x), 2)
+        d2 = F.max_pool2d(self.d2(d1), 2)
+        mid = self.mid(d2)
+        u1 = F.interpolate(self.u1(torch.cat([mid, d2], 1)), scale_factor=2.0)
+        u2 = F.interpolate(self.u2(torch.cat([u1, d1], 1)), scale_factor=2.0)
+        return self.final(torch.cat([u2, x], 1))
+
+
+def conv_flops(model: nn.Module, x: torch.Tensor) -> float:
+    """Forward multiply-add FLOPs (2 per MAC) of the convolutions for input ``x``."""
+    total = [0.0]
+
+    def hook(m, inp, out):
+        total[0] += 2.0 * out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def photos(folder: Path, n: int, size: int) -> torch.Tensor:
+    """n photos of ``folder`` as (n, 3, size, size) uint8 (synthetic when the folder is absent)."""
+    if folder.is_dir():
+        from colorclass.photos import list_images, load_rgb
+        imgs = [load_rgb(f) for f in list_images(folder)[:n]]
+        x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+    else:
+        x = torch.randint(0, 256, (n, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    if x.shape[-1] != size:
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear").round().clamp(0, 255).byte()
+    return x.contiguous()
+
+
+def _bins(family: str):
+    """k-means k=24 or the zhang313 grid, fitted (with the prior) on CIFAR horse pixels."""
+    import quantize
+    from colorclass.photos import sample_pixels
+    horse = SHARED / "cifar10" / "train" / "horse"
+    px = (sample_pixels(horse, pixels_per_image=100, max_pixels=100_000, seed=0, progress=False)[0]
+          if horse.is_dir() else np.random.default_rng(0).integers(0, 256, (50_000, 3), dtype=np.uint8))
+    bins = quantize.make_bins("grid", preset="zhang313") if family == "grid" else quantize.make_bins("kmeans", k=24)
+    return quantize.fit_bins(bins, px, progress=False)
+
+
+def step_fn(model, task, batch, channels_last: bool = False):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    def step():
+        loss, _ = task.training_loss(model, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def plain_step_fn(model, encoder, batch):
+    """Baseline: plain U-Net; targets the straightforward way (float Lab, LUT labels, F.cross_entropy)."""
+    from colorclass.color import rgb_to_lab
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rgb = batch["rgb"]
+
+    def step():
+        l_input = rgb_to_lab(rgb.float() / 255)[:, :1] / 50 - 1
+        loss = F.cross_entropy(model(l_input), encoder.hard(rgb))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def train_figures(quick: bool, only, mm_gflops: float) -> list[Figure]:
+    from colorclass.models import build_model
+    from colorclass.task import ColorizationTask
+
+    reps, warm = (2, 1) if quick else (8, 2)
+    kmeans = _bins("kmeans")
+    figures, rates = [], {}
+    cases = [("train_step_unet32", SHARED / "cifar10" / "train" / "horse", 32, 100),
+             ("train_step_unet64", SHARED / "tiny-imagenet-val", 64, 32),
+             ("train_step_unet256", SHARED / "tiny-imagenet-val", 256, 4)]
+    for name, folder, size, batch_size in cases:
+        if not (only(name) or (name == "train_step_unet32" and only("train_step_q313"))):
+            continue
+        if quick and size == 256:
+            batch_size = 2
+        batch = {"rgb": photos(folder, batch_size, size)}
+        model = build_model("unet", out_channels=24, width=32, seed=0)
+        step = step_fn(model, ColorizationTask(kmeans, loss="ce"), batch)
+        times = time_calls(step, reps, warmup=warm)
+        base = time_calls(plain_step_fn(PlainUNet(24), kmeans.encoder(), batch), reps, warmup=warm)
+        cl = times if quick else time_calls(step_fn(build_model("unet", out_channels=24, width=32, seed=0),
+                                                    ColorizationTask(kmeans, loss="ce"), batch, channels_last=True),
+                                            reps, warmup=warm)
+        flops = 3 * conv_flops(model, torch.zeros(batch_size, 1, size, size))
+        fig = rate_figure(name, "img/s", batch_size, times, base, None,
+                          "plain hand-written NCHW U-Net, same step")
+        achieved = flops / sorted(times)[len(times) // 2] / 1e9
+        fig.extra = {"gflops": achieved, "fraction_of_matmul": achieved / mm_gflops,
+                     "channels_last_img_s": batch_size / sorted(cl)[len(cl) // 2]}
+        fig.note = (f"batch {batch_size}x{size}x{size}, 24 k-means bins, ce; {achieved:.1f} GFLOP/s = "
+                    f"{100 * achieved / mm_gflops:.0f}% of matmul" + ("" if quick else
+                    f"; channels-last {fig.extra['channels_last_img_s']:.0f} img/s"))
+        rates[name] = RATES[name] = fig.value
+        if only(name):
+            figures.append(fig)
+    if only("train_step_q313"):
+        batch = {"rgb": photos(SHARED / "cifar10" / "train" / "horse", 100, 32)}
+        grid = _bins("grid")
+        task = ColorizationTask(grid, loss="kl", rebalance=True, lam=0.5)
+        times = time_calls(step_fn(build_model("unet", out_channels=313, width=32, seed=0), task, batch),
+                           reps, warmup=warm)
+        fig = rate_figure("train_step_q313", "img/s", 100, times, note="zhang313 grid, kl soft targets, "
+                          "rebalanced; baseline = the 24-bin step above (goal ratio >= 0.7)")
+        fig.baseline, fig.baseline_what = rates["train_step_unet32"], "24-bin U-Net step, same run"
+        head1 = build_model("unet", out_channels=313, width=32, seed=0)
+        head1.final = nn.Conv2d(head1.final.in_channels, 313, 1)   # what model.head_kernel = 1 would give
+        t1 = time_calls(step_fn(head1, task, batch), reps, warmup=warm)
+        fig.extra = {"head_1x1_img_s": 100 / sorted(t1)[len(t1) // 2]}
+        fig.note += f"; with a 1x1 final conv: {fig.extra['head_1x1_img_s']:.0f} img/s"
+        figures.append(fig)
+    return figures
+
+
+def trained_run(quick: bool) -> tuple[Path, float, float]:
+    """A one-epoch CIFAR-10 horse U-Net run (made once per suite): (run dir, seconds, peak RSS MB)."""
+    global _RUN_DIR
+    out = Path(tempfile.mkdtemp(prefix="colorclass-bench-")) / "run"
+    horse = SHARED / "cifar10" / "train" / "horse"
+    if not horse.is_dir():
+        raise RuntimeError("the epoch figure needs ../shared/data/cifar10")
+    cmd = [PYTHON, "-m", "colorclass", "train", "--config", "experiments/cifar10_horse_unet.toml",
+           "--epochs", "1", "--out", str(out)]
+    if quick:   # 1,000 of the 5,000 horses (copied to a temp folder), 200 validation photos
+        subset = out.parent / "horses"
+        for name, src, n in (("train", horse, 1000), ("val", SHARED / "cifar10" / "test" / "horse", 200)):
+            (subset / name).mkdir(parents=True)
+            for f in sorted(src.iterdir())[:n]:
+                shutil.copy(f, subset / name / f.name)
+        cmd += ["--data", str(subset / "train"), "--val-data", str(subset / "val")]
+    seconds, rss, _ = run_child(cmd)
+    _RUN_DIR = out
+    return out, seconds, rss
+
+
+def run(quick: bool, only) -> list[Figure]:
+    figures = []
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    mm = time_calls(lambda: torch.mm(a, b), 3 if quick else 8)
+    mm_fig = rate_figure("matmul", "GFLOP/s", 2 * 2048 ** 3 / 1e9, mm, note="torch.mm 2048x2048 fp32")
+    figures.append(mm_fig)
+    figures += train_figures(quick, only, mm_fig.value)
+    if only("epoch_rss"):
+        _, seconds, rss = trained_run(quick)
+        figures.append(Figure("epoch_rss", rss, "MB", rss, rss, lower_is_better=True,
+                              note=f"peak RSS of `train --config experiments/cifar10_horse_unet.toml --epochs 1` "
+                                   f"(whole process, {seconds:.0f} s incl. fitting bins"
+                                   f"{'; quick: 1,000 horses' if quick else ''})"))
+    return figures
