@@ -15,40 +15,24 @@ reason and the job goes on.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .photos.write import JPEG_SUFFIXES, save_image
-from .predict import colorize_array
+from .predict import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size, colorize_array  # noqa: F401 (API)
 from .runs import load_run
 
 __all__ = ["colorize_path", "plan_outputs", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS",
            "FORMATS", "ColorizeError"]
 
-MAX_LONG_SIDE = 4096            # network input: longest side, pixels
-MAX_NETWORK_PIXELS = 4_000_000  # network input: height x width
 FORMATS = ("auto", "png", "jpg")
 _JPEG_INPUTS = (*JPEG_SUFFIXES, ".jpe")
 
 
 class ColorizeError(ValueError):
     """The job cannot start (outputs would replace inputs or existing files; no photos)."""
-
-
-def capped_size(height: int, width: int, size: int | None) -> int | None:
-    """The network's shorter side for an (height, width) photo asked to run at ``size`` (None:
-    the photo's own), lowered so that the long side stays <= MAX_LONG_SIDE and the area <=
-    MAX_NETWORK_PIXELS (aspect kept). Returns None when the photo's own size already fits."""
-    short, long_ = min(height, width), max(height, width)
-    want = short if size is None else size
-    limit = min(want, MAX_LONG_SIDE * short / long_, math.sqrt(MAX_NETWORK_PIXELS * short / long_))
-    limit = max(1, int(limit))
-    if size is None and limit >= short:
-        return None
-    return limit
 
 
 def _output_suffix(src: Path, fmt: str) -> str:
@@ -106,10 +90,9 @@ def _colorize_one(f: Path, run, *, method: str, temperature: float, size: int | 
     from .photos import load_rgb
 
     rgb = load_rgb(f)
-    net_size = capped_size(rgb.shape[0], rgb.shape[1], size)
     with warnings.catch_warnings():  # clipping is counted and reported once, by the caller
-        warnings.simplefilter("ignore", GamutWarning)
-        return colorize_array(rgb, run, method=method, temperature=temperature, size=net_size)
+        warnings.simplefilter("ignore", GamutWarning)  # (predict.network_size caps the grid)
+        return colorize_array(rgb, run, method=method, temperature=temperature, size=size)
 
 
 def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str | Path = "runs/demo",

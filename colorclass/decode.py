@@ -41,6 +41,9 @@ def _check_logits(logits: Tensor, centers: Tensor | np.ndarray, name: str) -> Te
     if not isinstance(logits, Tensor) or logits.dim() != 4:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"logits must be a (B, Q, h, w) tensor, got {shape}")
+    if not bool(torch.isfinite(logits).all()):
+        raise ValueError("logits contain NaN or infinite values; the network's weights or input are broken "
+                         "(check the run folder's weights, or retrain)")
     centers = torch.as_tensor(np.asarray(centers) if not isinstance(centers, Tensor) else centers)
     if centers.dim() != 2 or centers.shape != (logits.shape[1], 2):
         raise ValueError(

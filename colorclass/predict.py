@@ -11,6 +11,7 @@ activation pictures, so every consumer sees exactly the same colours for the sam
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from torch import Tensor
 from .color import lab_to_l_input, rgb_u8_to_lightness
 from .decode import decode, recombine_full_resolution
 
-__all__ = ["Prediction", "network_size", "lightness_of", "forward_padded", "predict_logits",
+__all__ = ["Prediction", "network_size", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "lightness_of", "forward_padded", "predict_logits",
            "decode_output", "colorize_batch", "output_stride", "colorize_array", "to_uint8", "photo_tensor"]
 
 
@@ -37,8 +38,28 @@ class Prediction:
     output: Tensor
 
 
+MAX_LONG_SIDE = 4096            # network input: longest side, pixels
+MAX_NETWORK_PIXELS = 4_000_000  # network input: height x width
+
+
+def capped_size(height: int, width: int, size: int | None) -> int | None:
+    """The network's shorter side for an (height, width) photo asked to run at ``size`` (None:
+    the photo's own), lowered so that the long side stays <= MAX_LONG_SIDE and the area <=
+    MAX_NETWORK_PIXELS (aspect kept). Returns None when the photo's own size already fits."""
+    short, long_ = min(height, width), max(height, width)
+    want = short if size is None else size
+    limit = min(want, MAX_LONG_SIDE * short / long_, math.sqrt(MAX_NETWORK_PIXELS * short / long_))
+    limit = max(1, int(limit))
+    if size is None and limit >= short:
+        return None
+    return limit
+
+
 def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """Shorter side -> ``size`` (keeping the aspect ratio); None or 0 keeps the photo's size."""
+    """Shorter side -> ``size`` (keeping the aspect ratio); None or 0 keeps the photo's size.
+    Either way the result is capped by ``capped_size`` (long side and area), so no photo or
+    option can make the network run on an unbounded grid."""
+    size = capped_size(height, width, size or None)
     if not size:
         return height, width
     scale = size / min(height, width)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .features import check_pixels_u8, check_rgb01, gaussian_weights
 
@@ -107,6 +106,8 @@ class Bins:
     def encode_hard_exact(self, rgb: np.ndarray) -> np.ndarray:
         """Nearest bin. rgb: (N, 3) float in [0, 1] -> (N,) int64 in [0, Q)."""
         feats, centers = self._hard_features(check_rgb01(self._require_fitted(rgb)))
+        from scipy.spatial import cKDTree  # lazy: 0.7 s of start-up for every command otherwise
+
         _, idx = cKDTree(centers).query(feats, k=1)
         return idx.astype(np.int64)
 
@@ -120,6 +121,8 @@ class Bins:
         rgb = check_rgb01(self._require_fitted(rgb))
         n = self._check_n_sigma(n, sigma)
         feats, centers = self._soft_features(rgb)
+        from scipy.spatial import cKDTree
+
         dist, idx = cKDTree(centers).query(feats, k=n)
         dist, idx = dist.reshape(len(rgb), n), idx.reshape(len(rgb), n)
         return idx.astype(np.int64), gaussian_weights(dist, sigma * self.soft_sigma_scale)

@@ -87,8 +87,6 @@ def test_non_finite_or_non_positive_temperatures_raise(t):
         check_temperature(t)
 
 
-@pytest.mark.xfail(strict=True, reason="decode.py (performance engineer) does not yet check logits for "
-                                       "NaN/inf; colorize refuses non-finite weights in runs.load_run")
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_decode_raises_on_non_finite_logits(bad):
     bins = SimpleNamespace(centers_ab=torch.tensor([[0.0, 0.0], [50.0, -20.0]]), decode_space="ab")
