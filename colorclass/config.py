@@ -63,6 +63,8 @@ class ModelConfig:
     width: int = 32
     kernel_size: int = 3
     depth: int = 0               # deep_unet only: number of stride-2 levels (0 = its default, 8)
+    head_kernel: int = 0         # cnn/unet: kernel of the final conv (0 = kernel_size; 1 = cheap 1x1 head)
+    output_stride: int = 1       # cnn/unet: 1 predicts at full resolution, 2 at 1/2 (ab upsampled)
     init_from: str = ""          # run folder or .safetensors of a previous stage
 
 
@@ -119,13 +121,13 @@ _CHOICES = {
     "optim.schedule": ("none", "step", "cosine", "plateau"), "train.device": ("auto", "cpu", "cuda"),
     "train.amp": ("auto", "off", "bf16", "fp16"), "decode.method": METHODS,
     "train.early_stop_mode": ("min", "max"), "bins.family": BIN_FAMILIES,
-    "bins.space": ("", *BIN_SPACES),
+    "bins.space": ("", *BIN_SPACES), "model.output_stride": (1, 2),
 }
 _POSITIVE = {"data.crop_size", "data.repeat", "train.batch_size", "model.width", "model.kernel_size",
              "loss.lowpass", "bins.soft_neighbors", "bins.k", "train.epochs", "optim.lr", "bins.soft_sigma",
              "train.log_every"}
 _NON_NEGATIVE = {"data.resize", "data.rotate", "data.shear", "data.min_colorfulness", "data.max_images",
-                 "data.num_workers", "model.depth", "optim.weight_decay", "optim.grad_clip",
+                 "data.num_workers", "model.depth", "model.head_kernel", "optim.weight_decay", "optim.grad_clip",
                  "train.max_minutes", "train.seed", "train.checkpoint_every", "train.sample_every",
                  "train.early_stop_patience", "train.overfit_batches"}
 _UNIT_INTERVAL = {"data.val_fraction", "data.min_scale", "loss.rebalance_lambda"}

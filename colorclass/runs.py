@@ -162,6 +162,10 @@ def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
 
     m = cfg.model
     extra = {"depth": m.depth} if m.depth else {}
+    if m.head_kernel:   # only non-default options are passed, so older model names keep working
+        extra["head_kernel"] = m.head_kernel
+    if m.output_stride != 1:
+        extra["output_stride"] = m.output_stride
     return build_model(m.name, out_channels=2 if cfg.loss.name == "mse" else n_bins, width=m.width,
                        kernel_size=m.kernel_size, **extra)
 

@@ -15,10 +15,17 @@ Layout (``w`` = width = number of filters, ``k`` = kernel size, 'same' padding):
 In the exercise the head width ``h`` equals the number of colours (24 there). With Q = 313
 bins that would cost ~Q^2 k^2 multiply-adds per pixel in the final conv, so by default
 ``h = w``; ``classic_head=True`` restores ``h = out_channels``.
+
+Cheap heads for many bins (defaults keep the layout above, parameter names and shapes included):
+``head_kernel`` is the final conv's kernel (0 = ``k``; 1 gives a 1x1 head, ~k^2 times cheaper at
+full resolution). ``output_stride=2`` drops the last upsample: the network predicts at H/2
+(the U-Net's skip from the input is then 2x2 average-pooled) and the caller decodes there and
+upsamples the ab, as Zhang et al. do at 1/4.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .common import ColorNet
@@ -39,8 +46,14 @@ class ClassicCNN(ColorNet):
     min_input_size = 4
 
     def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
-                 skips: bool = False, classic_head: bool = False) -> None:
+                 skips: bool = False, classic_head: bool = False, head_kernel: int = 0,
+                 output_stride: int = 1) -> None:
         super().__init__()
+        if output_stride not in (1, 2):
+            raise ValueError(f"output_stride must be 1 or 2 for cnn/unet; got {output_stride!r}")
+        if not isinstance(head_kernel, int) or head_kernel < 0 or head_kernel and head_kernel % 2 == 0:
+            raise ValueError(f"head_kernel must be 0 (= kernel_size) or a positive odd int; got {head_kernel!r}")
+        self.output_stride = output_stride
         self.arch = "unet" if skips else "cnn"
         self.skips = skips
         w, k = width, kernel_size
@@ -50,8 +63,9 @@ class ClassicCNN(ColorNet):
         self.down2 = _block(w, 2 * w, k, nn.MaxPool2d(2))
         self.middle = _block(2 * w, 2 * w, k, None)
         self.up1 = _block(2 * w * extra, w, k, nn.Upsample(scale_factor=2))
-        self.up2 = _block(w * extra, head, k, nn.Upsample(scale_factor=2))
-        self.final = nn.Conv2d(head + (1 if skips else 0), out_channels, k, padding=k // 2)
+        self.up2 = _block(w * extra, head, k, nn.Upsample(scale_factor=2) if output_stride == 1 else None)
+        hk = head_kernel or k
+        self.final = nn.Conv2d(head + (1 if skips else 0), out_channels, hk, padding=hk // 2)
 
     def body(self, x: Tensor) -> Tensor:
         d1 = self.down1(x)
@@ -61,16 +75,19 @@ class ClassicCNN(ColorNet):
             return self.final(self.up2(self.up1(mid)))
         u1 = self.up1(torch.cat([mid, d2], dim=1))
         u2 = self.up2(torch.cat([u1, d1], dim=1))
-        return self.final(torch.cat([u2, x], dim=1))
+        skip = x if self.output_stride == 1 else F.avg_pool2d(x, self.output_stride)
+        return self.final(torch.cat([u2, skip], dim=1))
 
 
 def build_cnn(*, out_channels: int, width: int = 32, kernel_size: int = 3,
-              classic_head: bool = False) -> ClassicCNN:
+              classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
-                      skips=False, classic_head=classic_head)
+                      skips=False, classic_head=classic_head, head_kernel=head_kernel,
+                      output_stride=output_stride)
 
 
 def build_unet(*, out_channels: int, width: int = 32, kernel_size: int = 3,
-               classic_head: bool = False) -> ClassicCNN:
+               classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
-                      skips=True, classic_head=classic_head)
+                      skips=True, classic_head=classic_head, head_kernel=head_kernel,
+                      output_stride=output_stride)

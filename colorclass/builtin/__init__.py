@@ -1,0 +1,48 @@
+"""Built-in colourisation models that ship inside the package, so ``colorize photo.jpg`` works
+on a fresh install without training anything.
+
+Pipeline position: a ready-made run folder, i.e. the *input* of the prediction path::
+
+    colorclass/builtin/<name>/{config.toml, bins.npz, model.safetensors, card.json}
+        -> builtin_run_dir(name) -> runs.load_run(dir) -> predict.colorize_array / colorize
+
+Each model folder is an ordinary run folder (``config.toml`` holds the calibrated decoding
+temperature in ``[decode]`` and the network's inference size in ``[data] resize``), plus
+``card.json``: training data and command, held-out metrics against simple baselines, limits.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models"]
+
+# name -> one-line description (the card says more)
+BUILTIN_MODELS: dict[str, str] = {
+    "general": "U-Net over the 313 Lab ab bins, rebalanced, trained on CIFAR-10 + Tiny ImageNet photos",
+}
+DEFAULT_MODEL = "general"
+
+
+def builtin_run_dir(name: str = DEFAULT_MODEL) -> Path:
+    """Folder of built-in model ``name``, loadable with ``colorclass.runs.load_run``."""
+    if name not in BUILTIN_MODELS:
+        raise ValueError(f"unknown built-in model {name!r}; available: {', '.join(BUILTIN_MODELS)}")
+    path = Path(str(resources.files(__package__).joinpath(name)))
+    if not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"built-in model {name!r} is not installed at {path} "
+                                "(package data missing; reinstall colorclass)")
+    return path
+
+
+def list_models() -> list[dict]:
+    """One dict per built-in model: ``name``, ``description``, ``path`` and the fields of its
+    ``card.json`` (training data, metrics, temperature, inference size, limits)."""
+    out = []
+    for name, description in BUILTIN_MODELS.items():
+        path = Path(str(resources.files(__package__).joinpath(name)))
+        card_file = path / "card.json"
+        card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+        out.append({"name": name, "description": description, "path": str(path), **card})
+    return out

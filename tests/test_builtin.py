@@ -1,0 +1,50 @@
+"""The built-in model shipped in colorclass/builtin: loads as a run folder, keeps a photo's
+lightness when colourising it, is small, and its card and config agree."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from skimage.color import rgb2lab
+
+from colorclass.builtin import BUILTIN_MODELS, builtin_run_dir, list_models
+from colorclass.predict import colorize_array
+from colorclass.runs import load_run
+
+
+def _photo(h: int = 40, w: int = 56) -> np.ndarray:
+    """A synthetic photo: smooth colour gradients plus a bright disc."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = 128 + 100 * np.sin(xx / 9.0)
+    g = 90 + 80 * np.cos(yy / 7.0)
+    b = 60 + 60 * ((xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2)
+    return np.clip(np.stack([r, g, b], -1), 0, 255).astype(np.uint8)
+
+
+def test_builtin_loads_and_colourises_keeping_lightness():
+    run = load_run(builtin_run_dir(), device="cpu")
+    photo = _photo()
+    out, _ = colorize_array(photo, run)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    d_l = np.abs(rgb2lab(out)[..., 0] - rgb2lab(photo)[..., 0])
+    assert d_l.mean() < 2.0
+    gray = np.repeat(photo.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
+    out_gray, _ = colorize_array(gray, run)
+    assert np.abs(rgb2lab(out_gray)[..., 1:]).mean() > 1.0   # it adds colour to a gray photo
+
+
+def test_builtin_is_small_and_its_card_matches_its_config():
+    path = builtin_run_dir("general")
+    assert (path / "model.safetensors").stat().st_size <= 10 * 1024 * 1024
+    card = json.loads((path / "card.json").read_text(encoding="utf-8"))
+    run = load_run(path, device="cpu")
+    assert run.temperature == pytest.approx(card["calibrated_temperature"])
+    assert (run.network_size or 0) == card["inference_size"]   # 0 = the photo's own size
+    names = [m["name"] for m in list_models()]
+    assert names == list(BUILTIN_MODELS)
+
+
+def test_unknown_builtin_name_is_refused():
+    with pytest.raises(ValueError, match="unknown built-in model"):
+        builtin_run_dir("nope")
