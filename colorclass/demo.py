@@ -1,7 +1,9 @@
 """The demo: the whole pipeline on photos that ship inside the installed dependencies.
 
-    embedded photos -> fit 24 k-means bins -> train a U-Net on random crops (time-boxed)
-    -> colourise the two held-out photos at full resolution -> runs/demo/report.html
+    embedded photos -> the built-in model colourises the two held-out photos (seconds)
+    -> fit 24 k-means bins -> train a U-Net on random crops (time-boxed)
+    -> colourise the held-out photos at full resolution -> evaluate (demo run, built-in, gray, mean)
+    -> runs/demo/report.html with gray | built-in | demo-trained | truth
 
 No download needed: scikit-image, scikit-learn and matplotlib carry these photos.
 """
@@ -86,12 +88,42 @@ def demo_config(out: Path, train: Path, held: Path, *, max_minutes: float, seed:
     ])
 
 
+def _builtin_colours(held: Path) -> dict[str, "np.ndarray"]:
+    """The held-out photos colourised by the built-in model (seconds), by file stem."""
+    import warnings
+
+    from .builtin import builtin_run_dir
+    from .color import GamutWarning
+    from .photos import load_rgb
+    from .predict import colorize_array
+    from .runs import load_run
+
+    run = load_run(builtin_run_dir(), device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GamutWarning)
+        return {p.stem: colorize_array(load_rgb(p), run)[0] for p in sorted(held.glob("*.png"))}
+
+
+def _held_out_grid(out: Path, held: Path, builtin: dict, written: list[Path]) -> Path:
+    """gray | built-in | demo-trained | truth for every held-out photo."""
+    from .photos import load_rgb
+    from .report import gray_of, save_columns_grid
+
+    rows = []
+    for p in written:
+        truth = load_rgb(held / f"{p.stem}.png")
+        rows.append((p.stem, [gray_of(truth), builtin[p.stem], load_rgb(p), truth]))
+    return save_columns_grid(rows, ["gray input", "built-in model", "demo-trained", "truth"],
+                             out / "held_out_grid.png", title="held-out photos (never trained on)")
+
+
 def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: int = 0) -> Path:
     """Run the demo end to end; returns the path of report.html."""
     from .binning import fit_bins_from_folder
+    from .builtin import builtin_run_dir
     from .colorize import colorize_path
-    from .photos import load_rgb
-    from .report import build_run_report, save_comparison_grid
+    from .evaluate import evaluate_run
+    from .report import build_run_report
     from .train import run_training
 
     start = time.time()
@@ -99,18 +131,20 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
     for stale in ("checkpoint.safetensors", "log.csv", "bins.npz"):  # the demo always starts afresh
         (out / stale).unlink(missing_ok=True)
     train, held = export_embedded_photos(out / "photos")
-    print(f"[1/4] photos: {len(list(train.iterdir()))} for training, held out: {', '.join(HELD_OUT)}")
+    builtin = _builtin_colours(held)
+    print(f"[1/5] the built-in model colourised the held-out photos ({', '.join(HELD_OUT)}) "
+          f"in {time.time() - start:.1f} s")
     bins = fit_bins_from_folder(train, out / "bins.npz", family="kmeans", k=24, seed=seed)
-    print(f"[2/4] fitted {bins.n_bins} k-means colour bins -> {out / 'bins.npz'}")
-    print(f"[3/4] training the U-Net for at most {max_minutes:g} minutes")
+    print(f"[2/5] fitted {bins.n_bins} k-means colour bins on {len(list(train.iterdir()))} photos")
+    print(f"[3/5] training the demo's own U-Net for at most {max_minutes:g} minutes")
     cfg = demo_config(out, train, held, max_minutes=max_minutes, seed=seed)
     run_training(cfg, command=f"colorclass demo --out {out} --max-minutes {max_minutes:g} --seed {seed}",
                  overwrite=True)
     written = colorize_path(held, out / "colorized", run_dir=out, size=cfg.data.resize, overwrite=True)
-    rows = [(p.stem, load_rgb(p), load_rgb(held / f"{p.stem}.png")) for p in written]
-    grid = save_comparison_grid(rows, out / "held_out_grid.png",
-                                title="held-out photos: gray input | predicted | truth")
-    report = build_run_report(out, extra_sections=[("Held-out photos at full resolution", grid)])
-    print(f"[4/4] colourised the held-out photos at full resolution -> {out / 'colorized'}")
+    grid = _held_out_grid(out, held, builtin, written)
+    print("[4/5] evaluating on the held-out photos: demo-trained vs built-in vs gray and mean baselines")
+    evaluate_run(out, held, compare=[builtin_run_dir()], baselines=["gray", "mean"])
+    report = build_run_report(out, data=held, extra_sections=[("Held-out photos at full resolution", grid)])
+    print(f"[5/5] colourised the held-out photos at full resolution -> {out / 'colorized'}")
     print(f"done in {time.time() - start:.0f} s. Report: {report.resolve()}")
     return report

@@ -21,7 +21,7 @@ from .engine.callbacks import Callback
 from .engine.files import atomic_path, atomic_write_bytes
 from .reports.analysis import gray_of
 
-__all__ = ["gray_of", "save_comparison_grid", "SampleGridCallback", "build_run_report"]
+__all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report"]
 
 
 GRID_MAX_ROWS = 32      # a grid shows at most this many photos ...
@@ -33,20 +33,28 @@ def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], pat
     """Write a grid: one row per photo, columns gray | predicted | truth.
 
     rows: (name, predicted (H, W, 3) uint8, truth (H, W, 3) uint8); sizes may differ per row.
-    The picture is bounded: the first ``GRID_MAX_ROWS`` rows, cell aspect clipped to
-    [1 / GRID_MAX_ASPECT, GRID_MAX_ASPECT] (at most about 2,300 x 8,400 pixels).
+    """
+    return save_columns_grid([(name, [gray_of(truth), pred, truth]) for name, pred, truth in rows],
+                             ["gray input", "predicted", "truth"], path, title=title)
+
+
+def save_columns_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], labels: Sequence[str],
+                      path: str | Path, *, title: str = "") -> Path:
+    """Write a grid with one row per photo and one labelled column per picture of it.
+
+    rows: (name, [(H, W, 3) uint8 per column]); sizes may differ per row. The picture is bounded:
+    the first ``GRID_MAX_ROWS`` rows, cell aspect clipped to [1 / GRID_MAX_ASPECT, GRID_MAX_ASPECT].
     """
     from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
     rows = list(rows)[:GRID_MAX_ROWS]
-    n = len(rows)
-    aspect = max(r[2].shape[1] / r[2].shape[0] for r in rows) if rows else 1.0
+    n, cols = len(rows), len(labels)
+    aspect = max(r[1][-1].shape[1] / r[1][-1].shape[0] for r in rows) if rows else 1.0
     aspect = min(max(aspect, 1 / GRID_MAX_ASPECT), GRID_MAX_ASPECT)
-    fig = Figure(figsize=(3 * 2.6 * aspect, 2.6 * n + 0.4))
-    axes = fig.subplots(n, 3, squeeze=False)
-    for i, (name, pred, truth) in enumerate(rows):
-        for j, (img, label) in enumerate(((gray_of(truth), "gray input"), (pred, "predicted"),
-                                          (truth, "truth"))):
+    fig = Figure(figsize=(cols * 2.6 * aspect, 2.6 * n + 0.4))
+    axes = fig.subplots(n, cols, squeeze=False)
+    for i, (name, images) in enumerate(rows):
+        for j, (img, label) in enumerate(zip(images, labels)):
             ax = axes[i, j]
             ax.imshow(img, interpolation="nearest" if img.shape[0] < 96 else "antialiased")
             ax.set_xticks([]), ax.set_yticks([])

@@ -48,3 +48,30 @@ def test_builtin_is_small_and_its_card_matches_its_config():
 def test_unknown_builtin_name_is_refused():
     with pytest.raises(ValueError, match="unknown built-in model"):
         builtin_run_dir("nope")
+
+
+def test_colorize_without_a_run_uses_the_builtin_model_and_never_touches_inputs(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.fromarray(_photo()).save(tmp_path / "photo.png")
+    before = (tmp_path / "photo.png").read_bytes()
+    argv = [sys.executable, "-m", "colorclass", "colorize", "photo.png"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "built-in model 'general'" in proc.stdout
+    out = np.asarray(Image.open(tmp_path / "colorized" / "photo.png"))
+    assert out.shape == _photo().shape
+    assert (tmp_path / "photo.png").read_bytes() == before
+    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_models_command_lists_the_card(capsys):
+    from colorclass.cli import main
+
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "general" in text and "limits" in text and "calibrated temperature" in text

@@ -1,6 +1,6 @@
 """Command line: the front door to every stage of the pipeline.
 
-    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report | rank-colorful
+    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report | rank-colorful | models
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from .common import EXIT_USAGE, Parser, UsageError, os_error_line
 from .data_commands import _add_data, _add_fit_bins, _add_rank
+from .model_commands import _add_models
 from .run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
 from .train_commands import _add_demo, _add_plot, _add_summary, _add_train
 
@@ -36,6 +37,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
     "calibrate": (_add_calibrate, "tune a run's annealed-mean temperature on held-out photos"),
     "report": (_add_report, "build report.html for a run"),
     "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
+    "models": (_add_models, "list the built-in models: training data, held-out metrics, limits"),
 }
 
 

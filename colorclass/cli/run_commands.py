@@ -32,8 +32,13 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
 
 def _add_colorize(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT_FILE_OR_DIR")
-    p.add_argument("-o", "--out", required=True, metavar="OUTPUT_DIR")
-    p.add_argument("--run", default="runs/demo", metavar="RUN_DIR", help="trained run (default runs/demo)")
+    p.add_argument("-o", "--out", default="colorized", metavar="OUTPUT_DIR",
+                   help="output folder (default colorized/); inputs are never written over")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", default=None, metavar="RUN_DIR",
+                       help="a trained run folder (default: the built-in model, see `colorclass models`)")
+    which.add_argument("--model", default=None, metavar="NAME",
+                       help="a built-in model by name (default general; `colorclass models` lists them)")
     add_decoding_options(p)
     p.add_argument("--size", type=network_size, default=None,
                    help="network resolution: shorter side in pixels, at most 4096 (default: the run's "
@@ -51,9 +56,17 @@ def _run_colorize(a: argparse.Namespace) -> int:
 
     if not Path(a.input).exists():
         raise UsageError(f"colorize: input {a.input!r} does not exist; pass an image file or a folder")
-    require_dir(a.run, "--run RUN_DIR")
+    run_dir = a.run
+    if run_dir is None:
+        from ..builtin import DEFAULT_MODEL, builtin_run_dir
+
+        run_dir = builtin_run_dir(a.model or DEFAULT_MODEL)
+        print(f"using the built-in model {a.model or DEFAULT_MODEL!r} (`colorclass models` describes it; "
+              "--run RUN_DIR uses your own)")
+    else:
+        require_dir(run_dir, "--run RUN_DIR")
     check_output_dir(a.out, "-o")
-    written = colorize_path(a.input, a.out, run_dir=a.run, method=a.decode, temperature=a.temperature,
+    written = colorize_path(a.input, a.out, run_dir=run_dir, method=a.decode, temperature=a.temperature,
                             size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite)
     return 0 if written else 1
 

@@ -1,0 +1,49 @@
+"""Command line, the built-in models: ``colorclass models``.
+
+    colorclass/builtin/<name>/card.json -> *models* -> what each model was trained on, how it
+    scores against gray on held-out photos, its calibrated temperature, size and limits
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["_add_models", "format_card"]
+
+
+def _add_models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the model cards as JSON")
+    p.set_defaults(handler=_run_models)
+
+
+def _metrics_line(name: str, m: dict) -> str:
+    return (f"    {name:<28} AuC {m.get('auc', float('nan')):6.2f}   rebalanced AuC "
+            f"{m.get('rebal_auc', float('nan')):6.2f}   colourfulness {m.get('colorfulness', float('nan')):5.1f}")
+
+
+def format_card(card: dict) -> str:
+    """A model card as readable text (the fields that are present)."""
+    lines = [f"{card['name']}: {card.get('description', '')}", f"  folder: {card.get('path', '')}"]
+    for key, label in (("training_data", "trained on"), ("command", "command"), ("held_out", "held out"),
+                       ("training_time_min", "training time (min)"), ("images_seen", "images seen"),
+                       ("calibrated_temperature", "calibrated temperature"),
+                       ("inference_size", "inference size (shorter side, px)")):
+        if key in card:
+            lines.append(f"  {label}: {card[key]}")
+    metrics = card.get("metrics_heldout_1000", {})
+    if metrics:
+        lines.append("  held-out metrics (percent):")
+        lines += [_metrics_line(k, v) for k, v in metrics.items() if isinstance(v, dict)]
+        if "truth_colorfulness" in metrics:
+            lines.append(f"    {'truth':<28} colourfulness {metrics['truth_colorfulness']:.1f}")
+    if "limits" in card:
+        lines.append(f"  limits: {card['limits']}")
+    return "\n".join(lines)
+
+
+def _run_models(a: argparse.Namespace) -> int:
+    from ..builtin import list_models
+
+    cards = list_models()
+    print(json.dumps(cards, indent=2) if a.json else "\n\n".join(format_card(c) for c in cards))
+    return 0
