@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "rgb_to_lab", "lab_to_rgb", "lab_to_rgb_with_gamut", "rgb_to_hcl", "hcl_to_rgb",
-    "lab_to_l_input", "l_input_to_lab_l", "rgb_u8_to_lab_np", "rgb_u8_to_lab", "rgb_u8_to_lightness",
+    "lab_to_l_input", "l_input_to_lab_l", "rgb_u8_to_lab_np", "tensor_of", "rgb_u8_to_lab", "rgb_u8_to_lightness",
     "RgbToLab", "LabToRgb", "GamutWarning",
 ]
 
@@ -264,12 +264,20 @@ def rgb_u8_to_lightness(rgb_u8: Tensor, dim: int = -3) -> Tensor:
     return _f_xyz(channels, 1).mul_(116).sub_(16).unsqueeze(dim)
 
 
+def tensor_of(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor sharing ``array``'s memory when it is contiguous and writable, else of a copy
+    (photos decoded by Pillow are read-only views; torch must not alias them)."""
+    if not (array.flags.c_contiguous and array.flags.writeable):
+        array = np.array(array, order="C")
+    return torch.from_numpy(array)
+
+
 def rgb_u8_to_lab_np(rgb_u8: np.ndarray) -> np.ndarray:
     """NumPy convenience: uint8 sRGB (..., 3) -> float32 Lab (..., 3)."""
     rgb_u8 = np.asarray(rgb_u8)
     if rgb_u8.dtype != np.uint8 or rgb_u8.shape[-1:] != (3,):
         raise ValueError(f"expected a uint8 array (..., 3), got {rgb_u8.dtype} {rgb_u8.shape}")
-    return rgb_u8_to_lab(torch.from_numpy(np.ascontiguousarray(rgb_u8)), dim=-1).numpy()
+    return rgb_u8_to_lab(tensor_of(rgb_u8), dim=-1).numpy()
 
 
 class RgbToLab(nn.Module):

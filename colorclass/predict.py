@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .color import lab_to_l_input, rgb_u8_to_lightness
+from .color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
 from .decode import decode, recombine_full_resolution
 
 __all__ = ["Prediction", "network_size", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "lightness_of", "forward_padded", "predict_logits",
@@ -70,7 +70,7 @@ def photo_tensor(rgb_u8: np.ndarray, device: torch.device | str = "cpu") -> Tens
     """(H, W, 3) uint8 array -> (1, 3, H, W) uint8 tensor on ``device``."""
     if rgb_u8.ndim != 3 or rgb_u8.shape[2] != 3 or rgb_u8.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 photo, got {rgb_u8.dtype} {rgb_u8.shape}")
-    return torch.from_numpy(np.ascontiguousarray(rgb_u8)).to(device).permute(2, 0, 1)[None]
+    return tensor_of(rgb_u8).to(device).permute(2, 0, 1)[None]
 
 
 def lightness_of(rgb_u8: Tensor) -> Tensor:

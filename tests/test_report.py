@@ -37,3 +37,11 @@ def test_report_with_data_fills_every_section(tmp_path):
 def test_report_refuses_missing_data_folder(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--data", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_report_refuses_a_folder_without_a_run(tmp_path, capsys):
+    from colorclass.cli import main
+
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()

@@ -143,13 +143,13 @@ def _run_report(a: argparse.Namespace) -> int:
     from ..runs import holds_run
 
     require_dir(a.run_dir, "RUN_DIR")
-    if not holds_run(a.run_dir):
-        raise UsageError(f"report: {a.run_dir!r} holds no run (no config, bins or weights); "
-                         "pass a run folder of train-classifier")
     for value, what in ((a.data, "--data"), (a.images, "--images")):
         if value and not Path(value).exists():
             raise UsageError(f"report: {what} {value!r} does not exist; pass a folder of photos")
     if a.activations and not Path(a.activations).is_file():
         raise UsageError(f"report: --activations {a.activations!r} is not a file; pass one photo")
+    if not holds_run(a.run_dir):
+        raise UsageError(f"report: {a.run_dir!r} holds no run (no config, bins or weights); "
+                         "pass a run folder of train-classifier")
     print(f"report: {build_run_report(a.run_dir, images=a.images, data=a.data, activations=a.activations)}")
     return 0
