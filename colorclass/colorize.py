@@ -21,7 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .photos.write import JPEG_SUFFIXES, save_image
-from .predict import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size, colorize_array  # noqa: F401 (API)
+from .limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size  # noqa: F401 (API)
+from .predict import colorize_array
 from .runs import load_run
 
 __all__ = ["colorize_path", "plan_outputs", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .engine.config import LoopSettings, OptimSettings  # torch-free
+from .engine.config import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
@@ -118,7 +118,7 @@ BIN_SPACES = ("rgb", "lab", "hc", "ab")
 
 _CHOICES = {
     "model.name": MODEL_NAMES, "loss.name": LOSS_NAMES, "optim.name": ("adam", "adamw", "sgd", "rmsprop"),
-    "optim.schedule": ("none", "step", "cosine", "plateau"), "train.device": ("auto", "cpu", "cuda"),
+    "optim.schedule": ("none", "step", "cosine", "plateau"), "train.device": DEVICE_CHOICES,
     "train.amp": ("auto", "off", "bf16", "fp16"), "decode.method": METHODS,
     "train.early_stop_mode": ("min", "max"), "bins.family": BIN_FAMILIES,
     "bins.space": ("", *BIN_SPACES), "model.output_stride": (1, 2),

@@ -11,7 +11,6 @@ activation pictures, so every consumer sees exactly the same colours for the sam
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
+from .limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
 from .decode import decode, recombine_full_resolution
 
 __all__ = ["Prediction", "network_size", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "lightness_of", "forward_padded", "predict_logits",
@@ -36,23 +36,6 @@ class Prediction:
     l_input: Tensor
     l_net: Tensor
     output: Tensor
-
-
-MAX_LONG_SIDE = 4096            # network input: longest side, pixels
-MAX_NETWORK_PIXELS = 4_000_000  # network input: height x width
-
-
-def capped_size(height: int, width: int, size: int | None) -> int | None:
-    """The network's shorter side for an (height, width) photo asked to run at ``size`` (None:
-    the photo's own), lowered so that the long side stays <= MAX_LONG_SIDE and the area <=
-    MAX_NETWORK_PIXELS (aspect kept). Returns None when the photo's own size already fits."""
-    short, long_ = min(height, width), max(height, width)
-    want = short if size is None else size
-    limit = min(want, MAX_LONG_SIDE * short / long_, math.sqrt(MAX_NETWORK_PIXELS * short / long_))
-    limit = max(1, int(limit))
-    if size is None and limit >= short:
-        return None
-    return limit
 
 
 def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:

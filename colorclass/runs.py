@@ -27,6 +27,7 @@ import torch
 from .config import ExperimentConfig, config_to_toml, load_config
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.device import resolve_device
+from .engine.files import atomic_write_text
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
            "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path",
@@ -140,7 +141,7 @@ def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = ""
     from . import __version__
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_text(config_to_toml(cfg))
+    atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
     with open(run_dir / "command.txt", "a" if resume else "w") as f:
         f.write((command or shlex.join(sys.argv)) + "\n")
     session = {"colorclass_version": __version__, "git_revision": git_revision(),
@@ -153,7 +154,7 @@ def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = ""
         meta.setdefault("resumptions", []).append(session)
     else:
         meta = {**session, "resumed": False}
-    meta_path.write_text(json.dumps(meta, indent=2))
+    atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
 
 def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -134,10 +132,3 @@ def palette_png_bytes(bins) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()
-
-
-def save_palette(bins, path: str | Path, *, write_bytes: Callable[[Path, bytes], object] | None = None) -> Path:
-    """Write the palette PNG of ``bins`` to ``path`` (``write_bytes(path, data)``, default plain)."""
-    path = Path(path)
-    (write_bytes or (lambda p, data: Path(p).write_bytes(data)))(path, palette_png_bytes(bins))
-    return path

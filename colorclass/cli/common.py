@@ -13,12 +13,11 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["EXIT_USAGE", "UsageError", "Parser", "require_dir", "command_line", "positive_int",
+__all__ = ["EXIT_USAGE", "UsageError", "Parser", "add_device_option", "require_dir", "command_line", "positive_int",
            "non_negative_int", "positive_float", "non_negative_float", "temperature", "network_size",
-           "MAX_NETWORK_SIZE", "check_output_file", "check_output_dir", "os_error_line", "shown"]
+           "check_output_file", "check_output_dir", "os_error_line", "shown"]
 
 EXIT_USAGE = 2
-MAX_NETWORK_SIZE = 4096   # --size: the network's shorter side; larger runs out of memory on any machine
 
 
 class UsageError(Exception):
@@ -30,6 +29,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def add_device_option(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
+    """--device auto|cpu|cuda (auto: CUDA when available)."""
+    from ..engine.config import DEVICE_CHOICES  # torch-free
+
+    p.add_argument("--device", default=default, choices=DEVICE_CHOICES,
+                   help="auto (CUDA when available, else the CPU), cpu or cuda")
 
 
 def require_dir(path: str, what: str) -> None:
@@ -111,8 +118,10 @@ def positive_float(text: str) -> float:
 
 
 def network_size(text: str) -> int:
-    """--size: the network's shorter side, 1 .. MAX_NETWORK_SIZE pixels."""
-    return _number(text, int, f"an integer in 1..{MAX_NETWORK_SIZE}", lambda v: 0 < v <= MAX_NETWORK_SIZE)
+    """--size: the network's shorter side, 1 .. MAX_LONG_SIDE pixels (colorclass.limits)."""
+    from ..limits import MAX_LONG_SIDE
+
+    return _number(text, int, f"an integer in 1..{MAX_LONG_SIDE}", lambda v: 0 < v <= MAX_LONG_SIDE)
 
 
 def temperature(text: str) -> float:

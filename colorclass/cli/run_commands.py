@@ -9,8 +9,8 @@ import argparse
 from pathlib import Path
 
 from ..decode_rules import DEFAULT_TEMPERATURE, METHODS
-from .common import (UsageError, check_output_dir, network_size, non_negative_int, require_dir,
-                     temperature)
+from .common import (UsageError, add_device_option, check_output_dir, network_size, non_negative_int,
+                     require_dir, temperature)
 
 
 def _baseline_list(text: str) -> list[str]:
@@ -43,7 +43,7 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=network_size, default=None,
                    help="network resolution: shorter side in pixels, at most 4096 (default: the run's "
                         "training scale; very long photos run smaller so that the network stays bounded)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(p)
     p.add_argument("--format", default="auto", choices=["auto", "png", "jpg"],
                    help="output format: auto = JPEG (quality 95) for JPEG inputs, else PNG (default auto)")
     p.add_argument("--overwrite", action="store_true",
@@ -83,7 +83,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
                    help="built-in baselines: gray (ab = 0), mean (the training data's mean ab)")
     p.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(p)
     p.set_defaults(handler=_run_evaluate)
 
 
@@ -114,7 +114,7 @@ def _add_calibrate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperatures", type=_temperature_list, default=list(DEFAULT_TEMPERATURES),
                    metavar="T1,T2,...", help="annealed temperatures to try (mode and mean are always tried)")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(p)
     p.set_defaults(handler=_run_calibrate)
 
 

@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from ..config import LOSS_NAMES, MODEL_NAMES
-from .common import (UsageError, command_line, non_negative_float, non_negative_int, positive_float,
-                     positive_int, require_dir)
+from .common import (UsageError, add_device_option, command_line, non_negative_float, non_negative_int,
+                     positive_float, positive_int, require_dir)
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop-size", type=positive_int)
     p.add_argument("--lr", type=positive_float)
     p.add_argument("--seed", type=non_negative_int)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    add_device_option(p, default=None)
     p.add_argument("--overfit-batches", type=non_negative_int, help="sanity mode: train on N fixed batches")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
@@ -83,8 +83,6 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 def _run_demo(a: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    if not a.max_minutes > 0:
-        raise UsageError(f"demo: --max-minutes must be > 0, got {a.max_minutes}")
     run_demo(a.out, max_minutes=a.max_minutes, seed=a.seed)
     return 0
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EngineConfig", "LoopSettings", "OptimSettings"]
+__all__ = ["DEVICE_CHOICES", "EngineConfig", "LoopSettings", "OptimSettings"]
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")  # validated by engine.device.resolve_device
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ import os
 
 import torch
 
+from .config import DEVICE_CHOICES
+
 __all__ = ["DEVICE_CHOICES", "resolve_device", "DeviceError"]
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 class DeviceError(ValueError):
