@@ -61,20 +61,29 @@ def _worker(rank, world, port, out):
         nan_error = str(e)
     result = {"stop_iteration": uneven.iteration, "stopped_by": summary["stopped_by"], "nan_error": nan_error}
     (out / f"rank{rank}.json").write_text(json.dumps(result))
+    torch.distributed.barrier()  # no rank tears its sockets down while the other still talks
     torch.distributed.destroy_process_group()
 
 
 def _run_two_processes(out):
+    """Run both ranks to the end. A gloo abort at teardown (a rank's socket reset while the
+    other closes, pytorch/pytorch#50701) is tolerated only once both ranks wrote their results,
+    i.e. after all the training under test finished; any earlier death fails the test."""
     import torch.multiprocessing as mp
 
     ctx = mp.start_processes(_worker, args=(2, _free_port(), out), nprocs=2, join=False,
                              start_method="spawn")
     deadline = time.time() + TIMEOUT_S
-    while not ctx.join(timeout=1):
-        if time.time() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail(f"DDP workers still running after {TIMEOUT_S} s: ranks disagree (hang)")
+    try:
+        while not ctx.join(timeout=1):
+            if time.time() > deadline:
+                for p in ctx.processes:
+                    p.kill()
+                pytest.fail(f"DDP workers still running after {TIMEOUT_S} s: ranks disagree (hang)")
+    except mp.ProcessExitedException as e:
+        written = all((out / f"rank{r}.json").exists() for r in range(2))
+        if not (written and e.signal_name == "SIGABRT"):
+            raise
 
 
 def _train_losses(folder):

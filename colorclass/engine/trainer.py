@@ -135,7 +135,10 @@ class Trainer:
         ``elapsed_s``, ``images_per_s``, ``run_dir``, ``device``), also printed on one screen."""
         try:
             with GracefulInterrupt(self):
-                return self._fit()
+                summary = self._fit()
+            if self._owns_group and dist.is_initialized():
+                dist.barrier()  # no rank closes its sockets while another still talks
+            return summary
         finally:
             if self._owns_group and dist.is_initialized():
                 dist.destroy_process_group()
