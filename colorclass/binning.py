@@ -20,11 +20,7 @@ from quantize import Bins
 from .engine.files import atomic_write_bytes
 from .photos.sample import sample_pixels
 
-__all__ = ["fit_bins_from_folder", "save_bins", "SAMPLE_DRAFT_SIZE"]
-
-# Large JPEGs are sampled from a reduced-size decode (shorter side >= this; see photos.load_rgb):
-# thousands of pixels per photo need no more, and decoding a 12-megapixel JPEG at 1/8 is ~20x faster.
-SAMPLE_DRAFT_SIZE = 512
+__all__ = ["fit_bins_from_folder", "save_bins"]
 
 
 def save_bins(bins: Bins, path: str | os.PathLike, *, palette: bool = True) -> Path:
@@ -45,7 +41,7 @@ def fit_bins_from_folder(input_dir: str | os.PathLike, out_path: str | os.PathLi
     bins = quantize.make_bins(family, space=space, k=k, seed=seed, preset=preset, grid_step=grid_step)
     t0 = time.perf_counter()
     pixels, info = sample_pixels(input_dir, pixels_per_image=pixels_per_image, max_pixels=max_pixels,
-                                 seed=seed, draft_size=SAMPLE_DRAFT_SIZE, progress=progress)
+                                 seed=seed, progress=progress)
     sample_seconds = round(time.perf_counter() - t0, 2)
     data_info = {"input_dir": str(Path(input_dir).resolve()), **info}
     quantize.fit_bins(bins, pixels, with_prior=with_prior, data_info=data_info, progress=progress)

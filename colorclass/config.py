@@ -65,7 +65,7 @@ class ModelConfig:
     depth: int = 0               # deep_unet only: number of stride-2 levels (0 = its default, 8)
     head_kernel: int = 0         # cnn/unet: kernel of the final conv (0 = kernel_size; 1 = cheap 1x1 head)
     output_stride: int = 1       # cnn/unet: 1 predicts at full resolution, 2 at 1/2 (ab upsampled)
-    init_from: str = ""          # run folder or .safetensors of a previous stage
+    init_from: str = ""          # weights to start from: run folder, .safetensors or builtin:NAME
 
 
 @dataclass(frozen=True)

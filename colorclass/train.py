@@ -108,6 +108,14 @@ def check_early_stop_metric(cfg: ExperimentConfig) -> None:
                          f"run; choose one of {', '.join(names)}")
 
 
+def init_source(init_from: str) -> str | Path:
+    """``model.init_from`` as a path: ``builtin:NAME`` is the installed built-in model NAME."""
+    if init_from.startswith("builtin:"):
+        from .builtin import builtin_run_dir
+        return builtin_run_dir(init_from.removeprefix("builtin:") or "general")
+    return init_from
+
+
 def initial_model(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
     """The network with initial weights drawn from ``train.seed`` (same seed -> same weights)."""
     torch.manual_seed(cfg.train.seed)
@@ -116,14 +124,14 @@ def initial_model(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
 
 def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device, *, resume: bool = False):
     """Bins, datasets, model and task for one config (no training)."""
-    from .models import init_from_previous_stage
+    from .models import init_from_weights
     from .task import ColorizationTask
 
     bins = _load_or_fit_bins(cfg, run_dir, resume=resume)
     train_set, val_set = _datasets(cfg)
     model = initial_model(cfg, bins.n_bins)
     if cfg.model.init_from:
-        init_from_previous_stage(model, load_weights(cfg.model.init_from))
+        init_from_weights(model, load_weights(init_source(cfg.model.init_from)))
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
                             sigma=cfg.bins.soft_sigma, rebalance=cfg.loss.rebalance,
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
@@ -154,7 +162,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
     check_can_start(run_dir, resume=resume, overwrite=overwrite)
     check_early_stop_metric(cfg)
     if cfg.model.init_from:
-        load_weights(cfg.model.init_from)  # unreadable weights: one line, before any work
+        load_weights(init_source(cfg.model.init_from))  # unreadable weights: one line, before any work
     if resume:
         _check_resume(cfg, run_dir)
     main_rank = int(os.environ.get("RANK", "0")) == 0
@@ -183,7 +191,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
 def _remove_run_records(run_dir: Path, cfg: ExperimentConfig) -> None:
     """--overwrite: remove the old run's files, but never an input of the new run (its bins
     file or init_from weights may live in the folder)."""
-    inputs = {Path(p).resolve() for p in (cfg.bins.path, cfg.model.init_from) if p}
+    inputs = {Path(p).resolve() for p in (cfg.bins.path, init_source(cfg.model.init_from)) if p}
     for name in _RUN_RECORDS:
         if (run_dir / name).resolve() not in inputs:
             (run_dir / name).unlink(missing_ok=True)

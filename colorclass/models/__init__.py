@@ -76,8 +76,31 @@ def build_model(name: str, *, out_channels: int, width: int = 32, kernel_size: i
     return model
 
 
+def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> str:
+    """Start ``model`` from earlier weights; returns how: ``"fine-tune"`` or ``"fcn stage"``.
+
+    Weights of the same architecture (same names and shapes; a ``module.`` / ``_orig_mod.``
+    prefix is ignored) are copied as they are: fine-tuning, e.g. from a built-in model. A finer
+    FCN stage is initialised from a coarser one (:func:`init_from_previous_stage`). Anything
+    else raises ValueError naming the first mismatches.
+    """
+    source = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
+    target = model.state_dict()
+    if source.keys() == target.keys() and all(source[k].shape == target[k].shape for k in target):
+        model.load_state_dict(source)
+        return "fine-tune"
+    if isinstance(model, FCN) and model.stage != 32:
+        init_from_previous_stage(model, source)
+        return "fcn stage"
+    missing = sorted(set(target) - set(source))[:3]
+    shapes = [f"{k} {tuple(source[k].shape)} vs {tuple(v.shape)}" for k, v in target.items()
+              if k in source and source[k].shape != v.shape][:2]
+    raise ValueError(f"model.init_from weights do not fit this model (missing {missing}, shapes "
+                     f"{shapes}); use weights of the same model, width and bins")
+
+
 __all__ = [
-    "MODELS", "build_model", "init_from_previous_stage", "summarize", "profile_model",
+    "MODELS", "build_model", "init_from_weights", "init_from_previous_stage", "summarize", "profile_model",
     "measure_step_peak_memory", "LayerStats", "ModelProfile", "pad_to_multiple", "crop_to",
     "nearest_valid_size", "InputSizeError", "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
 ]

@@ -23,7 +23,7 @@ from .colorfulness import hasler_susstrunk
 from .colourless import is_colourless
 from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
 
-__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "scan_images", "split_files"]
+__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "check_and_decode", "scan_images", "split_files"]
 
 # ----------------------------------------------------------------------------- file lists
 
@@ -130,17 +130,28 @@ def check_file(path: str | Path) -> FileCheck:
     except OSError:
         return FileCheck("missing file")
     key = (os.fsdecode(path), st.st_mtime_ns, st.st_size)
-    if key not in _CHECKS:
-        try:
-            rgb, mode, size = load_with_info(path, STATS_SIZE)
-        except UnreadableImage as e:
-            _CHECKS[key] = FileCheck(e.reason)
-            return _CHECKS[key]
+    return _CHECKS[key] if key in _CHECKS else check_and_decode(path)[0]
+
+
+def check_and_decode(path: str | Path) -> tuple[FileCheck, np.ndarray | None]:
+    """Classify ``path`` (memoised as by :func:`check_file`) and return the decode it was judged
+    on, ``rgb (H, W, 3) uint8`` (shorter side about ``STATS_SIZE`` for large JPEGs, else full
+    size), or None when unreadable: callers that also need pixels decode each file once."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        rgb, mode, size = load_with_info(path, STATS_SIZE)
+    except UnreadableImage as e:
+        check, rgb = FileCheck(e.reason), None
+    except OSError:
+        return FileCheck("missing file"), None
+    else:
         view = stats_view(rgb)
         reason = ("grayscale file" if mode in GRAY_MODES
                   else "no colour" if is_colourless(view) else None)
-        _CHECKS[key] = FileCheck(reason, hasler_susstrunk(view), size)
-    return _CHECKS[key]
+        check = FileCheck(reason, hasler_susstrunk(view), size)
+    _CHECKS[(os.fsdecode(path), st.st_mtime_ns, st.st_size)] = check
+    return check, rgb
 
 
 def scan_images(paths: Iterable[str | Path], *, min_colorfulness: float = 0.0,

@@ -1,0 +1,87 @@
+"""Starting a run from earlier weights (``model.init_from``, ``builtin:NAME``), and the fast
+paths of bin fitting: one decode per photo, distinct-colour counting, k-means on a subsample."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import quantize
+from colorclass.builtin import builtin_run_dir
+from colorclass.models import build_model, init_from_weights
+from colorclass.photos import colourless, sample_pixels
+from colorclass.photos import read as photo_read
+from colorclass.runs import load_run, load_weights
+from colorclass.train import init_source
+from quantize.kmeans import _count_distinct
+
+
+def test_builtin_source_resolves_and_fine_tuning_copies_every_weight():
+    assert init_source("builtin:general") == builtin_run_dir("general")
+    assert init_source("runs/x") == "runs/x"
+    run = load_run(builtin_run_dir(), device="cpu")
+    model = build_model("unet", out_channels=run.bins.n_bins, width=48, head_kernel=1, output_stride=2)
+    assert type(model) is type(run.model)   # same architecture, fresh random weights
+    weights = load_weights(init_source("builtin:general"))
+    assert init_from_weights(model, {"module." + k: v for k, v in weights.items()}) == "fine-tune"
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+
+
+def test_weights_of_another_width_are_refused_in_one_line():
+    weights = load_weights(builtin_run_dir())
+    model = build_model("unet", out_channels=313, width=32, head_kernel=1, output_stride=2)
+    with pytest.raises(ValueError, match="do not fit this model"):
+        init_from_weights(model, weights)
+
+
+def test_count_distinct_matches_numpy_unique():
+    rng = np.random.default_rng(0)
+    px = rng.integers(0, 256, size=(20_000, 3), dtype=np.uint8)
+    px[::7] = px[0]                                   # plenty of repeats
+    px[1] = (255, 255, 255)
+    assert _count_distinct(px) == len(np.unique(px, axis=0))
+
+
+def test_is_colourless_matches_the_rule_written_out():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        img = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+        spread_ok = rng.integers(0, 12)
+        gray = rng.integers(0, 256 - 12, size=(16, 16, 1), dtype=np.uint8)
+        img = np.where(rng.random((16, 16, 1)) < 0.985, gray + rng.integers(0, spread_ok + 1, (16, 16, 3),
+                                                                            dtype=np.uint8), img)
+        px = img.reshape(-1, 3).astype(int)
+        coloured = (px.max(1) - px.min(1)) > colourless.COLOURLESS_TOL
+        assert colourless.is_colourless(img) == (coloured.sum() <= colourless.COLOURLESS_FRACTION * len(px))
+
+
+def test_sampling_decodes_each_photo_once_and_fewer_pixels_are_a_prefix(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    calls = []
+    real = photo_read.load_with_info
+    monkeypatch.setattr("colorclass.photos.scan.load_with_info",
+                        lambda path, draft: calls.append(path) or real(path, draft))
+    many, info = sample_pixels(tmp_path, pixels_per_image=50, max_pixels=10_000, seed=3, progress=False)
+    assert len(calls) == 6 and info["n_images"] == 6 and len(many) == 300
+    few, info = sample_pixels(tmp_path, pixels_per_image=50, max_pixels=60, seed=3, progress=False)
+    assert info["pixels_per_image"] == 10
+    np.testing.assert_array_equal(few.reshape(6, 10, 3), many.reshape(6, 50, 3)[:, :10])
+
+
+def test_kmeans_on_a_subsample_finds_the_same_clusters():
+    rng = np.random.default_rng(4)
+    centres = rng.integers(20, 236, size=(4, 3))
+    px = np.clip(centres[rng.integers(0, 4, 60_000)] + rng.normal(0, 4, (60_000, 3)), 0, 255).astype(np.uint8)
+    full = quantize.make_bins("kmeans", space="rgb", k=4, seed=0)
+    full.max_fit_pixels = 10**9
+    sub = quantize.make_bins("kmeans", space="rgb", k=4, seed=0)
+    sub.max_fit_pixels = 5_000
+    full.fit(px), sub.fit(px)
+    np.testing.assert_allclose(sub.centers * 255, full.centers * 255, atol=1.0)
+    again = quantize.make_bins("kmeans", space="rgb", k=4, seed=0)
+    again.max_fit_pixels = 5_000
+    np.testing.assert_array_equal(again.fit(px).centers, sub.centers)
