@@ -6,7 +6,7 @@ On a shared machine pass ``--threads 1`` (see BENCHMARKS.md: two OpenMP threads 
 are several times slower than one). Baselines are measured in the same run as their figure.
 
 Groups: ``encode`` (encode_soft, encode_hard, rgb_to_lab), ``train`` (matmul, train_step_unet32,
-train_step_unet64, train_step_q313, train_step_unet256, epoch_rss), ``io`` (loader_256,
+train_step_unet64, train_step_q313, train_step_q313_cheap, train_step_unet256, epoch_rss), ``io`` (loader_256,
 fit_bins_10k, cli_start), ``colorize`` (colorize_12mp, colorize_folder). Each figure: warm-up,
 repetitions, median with min-max; prints a Markdown table; ``--json`` writes
 ``{name: {"value", "unit", "baseline", "ratio", "min", "max", ...}}``.
@@ -28,7 +28,7 @@ from common import machine  # noqa: E402
 MODULES = {"io": "loading"}
 GROUPS = {
     "encode": ("encode_soft", "encode_soft_fresh", "encode_hard", "rgb_to_lab", "rgb_to_lab_float"),
-    "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_q313",
+    "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_q313", "train_step_q313_cheap",
               "train_step_unet256", "epoch_rss"),
     "io": ("cli_start", "loader_256", "fit_bins_10k"),
     "colorize": ("colorize_12mp", "colorize_folder"),
