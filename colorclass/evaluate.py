@@ -76,10 +76,12 @@ class _RunMethod:
         r = self.run
         rgb, n_clipped, p = colorize_batch(r.model, photo_tensor(truth, r.device), r.bins, regression=r.regression,
                                            method=self.method, temperature=self.temperature, size=r.network_size)
-        self.acc.add(to_uint8(rgb)[0], truth, n_clipped)
+        picture = to_uint8(rgb)[0]
+        self.acc.add(picture, truth, n_clipped)
         if self.encoder is not None:
             hits, n = _pixel_hits(p.output, truth, self.encoder)
             self.hits, self.labels = self.hits + hits, self.labels + n
+        return picture
 
     def result(self) -> dict:
         decode = "regression" if self.run.regression else self.method
@@ -100,6 +102,7 @@ class _BaselineMethod:
 
         pred, n_clipped = baseline_prediction(truth, self.ab)
         self.acc.add(pred, truth, n_clipped)
+        return pred
 
     def result(self) -> dict:
         return {"name": self.name, "kind": "baseline", "ab": [round(float(v), 3) for v in self.ab],
@@ -161,16 +164,21 @@ def _method_label(run, method: str | None, temperature: float | None) -> str:
 def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,
                  method: str | None = None, temperature: float | None = None, max_images: int = 0,
                  device: str = "auto", compare: list[str | Path] = (), baselines: list[str] = (),
-                 markdown: str | Path | None = None) -> dict:
+                 markdown: str | Path | None = None, grid: str | Path | None = None,
+                 grid_photos: int = 8) -> dict:
     """Colourise every photo of ``data`` with the run, each ``compare`` run and each baseline;
-    write the metrics JSON (default RUN/eval.json) and print the table."""
+    write the metrics JSON (default RUN/eval.json) and print the table. ``grid``: also draw the
+    first ``grid_photos`` photos as gray | every method | truth (a PNG or JPEG)."""
     from .color import GamutWarning
     from .engine.files import atomic_write_text
     from .photos import list_images, load_rgb, scan_images
+    from .reports.analysis import gray_of
+    from .reports.grids import save_columns_grid
     from .runs import load_run
 
     check_output_file(out, "-o")
     check_output_file(markdown, "--markdown")
+    check_output_file(grid, "--grid")
     run = load_run(run_dir, device=device)
     methods: list = [_RunMethod(run, _method_label(run, method, temperature), "run", method, temperature)]
     for other in compare:
@@ -184,12 +192,14 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     if skipped.total:
         print(f"skipped {skipped.total} photos: {skipped.summary()}")
     print(f"{methods[0].name}: {run.decode_description() if method is None and temperature is None else 'decode from the command line'}")
-    for f in tqdm(files, desc="evaluate", unit="img"):
+    pictures = []
+    for i, f in enumerate(tqdm(files, desc="evaluate", unit="img")):
         truth = load_rgb(f)
         with warnings.catch_warnings():  # clipping is counted in clipped_fraction instead
             warnings.simplefilter("ignore", GamutWarning)
-            for m in methods:
-                m.add(truth)
+            row = [m.add(truth) for m in methods]
+        if grid and i < grid_photos:
+            pictures.append((Path(f).name, [gray_of(truth), *row, truth]))
     rows = [m.result() for m in methods]
     main = {k: v for k, v in rows[0].items() if k not in ("name", "kind", "run")}
     result = {**main, "n_images": len(files), "n_skipped": skipped.total, "skipped": dict(skipped.counts),
@@ -204,5 +214,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     clipped = [f"{r['name']} {r['clipped_fraction']:.2%}" for r in rows if r["clipped_fraction"]]
     if clipped:
         print("pixels clipped to the sRGB gamut: " + ", ".join(clipped))
+    if grid:
+        save_columns_grid(pictures, ["gray input", *(m.name for m in methods), "truth"], grid)
+        print(f"wrote {grid}")
     print(f"wrote {out}")
     return result

@@ -18,14 +18,12 @@ import torch
 
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.callbacks import Callback
-from .engine.files import atomic_path, atomic_write_bytes
+from .engine.files import atomic_write_bytes
 from .reports.analysis import gray_of
+from .reports.grids import GRID_MAX_ASPECT, GRID_MAX_ROWS, save_columns_grid
 
-__all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report"]
-
-
-GRID_MAX_ROWS = 32      # a grid shows at most this many photos ...
-GRID_MAX_ASPECT = 4.0   # ... each cell between 1:4 and 4:1, so a 4000x10 photo cannot make a huge figure
+__all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report",
+           "GRID_MAX_ROWS", "GRID_MAX_ASPECT"]
 
 
 def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,
@@ -36,39 +34,6 @@ def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], pat
     """
     return save_columns_grid([(name, [gray_of(truth), pred, truth]) for name, pred, truth in rows],
                              ["gray input", "predicted", "truth"], path, title=title)
-
-
-def save_columns_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], labels: Sequence[str],
-                      path: str | Path, *, title: str = "") -> Path:
-    """Write a grid with one row per photo and one labelled column per picture of it.
-
-    rows: (name, [(H, W, 3) uint8 per column]); sizes may differ per row. The picture is bounded:
-    the first ``GRID_MAX_ROWS`` rows, cell aspect clipped to [1 / GRID_MAX_ASPECT, GRID_MAX_ASPECT].
-    """
-    from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
-
-    rows = list(rows)[:GRID_MAX_ROWS]
-    n, cols = len(rows), len(labels)
-    aspect = max(r[1][-1].shape[1] / r[1][-1].shape[0] for r in rows) if rows else 1.0
-    aspect = min(max(aspect, 1 / GRID_MAX_ASPECT), GRID_MAX_ASPECT)
-    fig = Figure(figsize=(cols * 2.6 * aspect, 2.6 * n + 0.4))
-    axes = fig.subplots(n, cols, squeeze=False)
-    for i, (name, images) in enumerate(rows):
-        for j, (img, label) in enumerate(zip(images, labels)):
-            ax = axes[i, j]
-            ax.imshow(img, interpolation="nearest" if img.shape[0] < 96 else "antialiased")
-            ax.set_xticks([]), ax.set_yticks([])
-            if i == 0:
-                ax.set_title(label, fontsize=11)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    return path
 
 
 class SampleGridCallback(Callback):

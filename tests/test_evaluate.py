@@ -62,3 +62,23 @@ def test_bad_output_paths_are_refused_before_work(tiny, tmp_path, capsys):
     assert main(["evaluate", "--run", str(run), str(held_out), "--baselines", "grey"]) == 2
     err = capsys.readouterr().err
     assert "is a folder" in err and "does not exist" in err and "unknown baseline 'grey'" in err
+
+
+def test_grid_draws_gray_every_method_and_truth(tiny, tmp_path, monkeypatch):
+    import colorclass.reports.grids as grids
+
+    data, held_out, run = tiny
+    drawn = {}
+    real = grids.save_columns_grid
+    monkeypatch.setattr(grids, "save_columns_grid",
+                        lambda rows, labels, path, **kw: drawn.update(rows=list(rows), labels=labels) or real(rows, labels, path, **kw))
+    png = tmp_path / "grid.png"
+    assert main(["evaluate", "--run", str(run), str(held_out), "-o", str(tmp_path / "m.json"),
+                 "--baselines", "gray", "--grid", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    assert drawn["labels"][0] == "gray input" and drawn["labels"][-1] == "truth" and drawn["labels"][2] == "gray"
+    name, pictures = drawn["rows"][0]
+    gray_input, predicted, gray_baseline, truth = pictures
+    assert predicted.shape == truth.shape and predicted.dtype == truth.dtype
+    assert (gray_input.max(axis=2) - gray_input.min(axis=2)).max() <= 1   # no colour in the input
+    assert 1 <= len(drawn["rows"]) <= 8

@@ -82,6 +82,8 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baselines", type=_baseline_list, default=[], metavar="gray,mean",
                    help="built-in baselines: gray (ab = 0), mean (the training data's mean ab)")
     p.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
+    p.add_argument("--grid", default=None, metavar="FILE.png",
+                   help="also draw the first photos: gray | every method | truth")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
     add_device_option(p)
     p.set_defaults(handler=_run_evaluate)
@@ -96,7 +98,7 @@ def _run_evaluate(a: argparse.Namespace) -> int:
         require_dir(other, "--compare RUN_DIR")
     evaluate_run(a.run, a.data, out=a.out, method=a.decode, temperature=a.temperature,
                  max_images=a.max_images, device=a.device, compare=a.compare, baselines=a.baselines,
-                 markdown=a.markdown)
+                 markdown=a.markdown, grid=a.grid)
     return 0
 
 
