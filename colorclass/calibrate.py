@@ -55,10 +55,18 @@ def sweep(pairs, bins, settings) -> list[dict]:
             for acc, (m, t, x) in zip(accs, settings)]
 
 
-def choose_setting(rows: list[dict], metric: str) -> dict:
-    """The row with the best ``metric`` (highest, or lowest for errors/gaps); ties -> first."""
+def choose_setting(rows: list[dict], metric: str, *, max_colorfulness_gap: float | None = None) -> dict:
+    """The row with the best ``metric`` (highest, or lowest for errors/gaps); ties -> first.
+
+    ``max_colorfulness_gap``: only among rows whose mean colourfulness is within that many units
+    of the truth's (e.g. 5: "the best rebalanced AuC that is neither dull nor garish"); when no
+    row qualifies, the row closest to the truth's colourfulness.
+    """
     if metric not in METRICS:
         raise ValueError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
+    if max_colorfulness_gap is not None:
+        ok = [r for r in rows if r["colorfulness_gap"] <= max_colorfulness_gap]
+        return choose_setting(ok, metric) if ok else choose_setting(rows, "colorfulness_gap")
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
     scores = [sign * r[metric] if r[metric] is not None and r[metric] == r[metric] else -np.inf for r in rows]
     return rows[int(np.argmax(scores))]
@@ -112,7 +120,8 @@ def _format_rows(rows: list[dict], chosen: dict) -> str:
 
 
 def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "auc_ab_rebalanced",
-                  temperatures=DEFAULT_TEMPERATURES, max_images: int = 0, device: str = "auto") -> dict:
+                  temperatures=DEFAULT_TEMPERATURES, max_images: int = 0, device: str = "auto",
+                  max_colorfulness_gap: float | None = None) -> dict:
     """Sweep the decoding settings on ``val_dir``, store the best in RUN/calibration.json, plot it."""
     from tqdm import tqdm
 
@@ -146,10 +155,10 @@ def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "au
             yield predict_logits(run.model, l_full, size=run.network_size), truth
 
     rows = sweep(pairs(), run.bins, settings)
-    chosen = choose_setting(rows, metric)
+    chosen = choose_setting(rows, metric, max_colorfulness_gap=max_colorfulness_gap)
     png = plot_sweep(rows, chosen, metric, Path(run_dir) / "calibration.png")
     record = {"method": chosen["method"], "temperature": chosen["temperature"] or settings[0][1],
-              "metric": metric, "value": chosen[metric], "data": str(val_dir), "n_images": len(files),
+              "metric": metric, "value": chosen[metric], "max_colorfulness_gap": max_colorfulness_gap, "data": str(val_dir), "n_images": len(files),
               "sweep": [{k: v for k, v in r.items() if k != "per_class_accuracy"} for r in rows]}
     atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(record, indent=2))
     print(_format_rows(rows, chosen))

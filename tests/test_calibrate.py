@@ -69,3 +69,12 @@ def test_calibrate_stores_temperature_and_refuses_training_photos(tmp_path, caps
     assert main(["evaluate", "--run", str(run), str(held_out), "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["temperature_source"] == "calibration" and m["temperature"] == cal["temperature"]
+
+
+def test_colourfulness_constraint_picks_the_best_setting_within_the_gap():
+    rows = [{"auc_ab_rebalanced": 0.80, "colorfulness_gap": 9.0, "x": 0},   # best, but garish
+            {"auc_ab_rebalanced": 0.78, "colorfulness_gap": 4.0, "x": 1},
+            {"auc_ab_rebalanced": 0.75, "colorfulness_gap": 0.5, "x": 2}]
+    assert choose_setting(rows, "auc_ab_rebalanced")["x"] == 0
+    assert choose_setting(rows, "auc_ab_rebalanced", max_colorfulness_gap=5)["x"] == 1
+    assert choose_setting(rows, "auc_ab_rebalanced", max_colorfulness_gap=0.1)["x"] == 2   # none within: closest

@@ -9,8 +9,8 @@ import argparse
 from pathlib import Path
 
 from ..decode_rules import DEFAULT_TEMPERATURE, METHODS
-from .common import (UsageError, add_device_option, check_output_dir, network_size, non_negative_int,
-                     require_dir, temperature)
+from .common import (UsageError, add_device_option, check_output_dir, network_size, non_negative_float,
+                     non_negative_int, require_dir, temperature)
 
 
 def _baseline_list(text: str) -> list[str]:
@@ -115,6 +115,8 @@ def _add_calibrate(p: argparse.ArgumentParser) -> None:
                    "(errors and colorfulness_gap are minimised); default auc_ab_rebalanced")
     p.add_argument("--temperatures", type=_temperature_list, default=list(DEFAULT_TEMPERATURES),
                    metavar="T1,T2,...", help="annealed temperatures to try (mode and mean are always tried)")
+    p.add_argument("--max-colorfulness-gap", type=non_negative_float, default=None, metavar="GAP",
+                   help="choose only among settings whose colourfulness is within GAP of the truth's (e.g. 5)")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
     add_device_option(p)
     p.set_defaults(handler=_run_calibrate)
@@ -126,7 +128,7 @@ def _run_calibrate(a: argparse.Namespace) -> int:
     require_dir(a.val_dir, "VAL_DIR")
     require_dir(a.run, "--run RUN_DIR")
     calibrate_run(a.run, a.val_dir, metric=a.metric, temperatures=a.temperatures,
-                  max_images=a.max_images, device=a.device)
+                  max_images=a.max_images, device=a.device, max_colorfulness_gap=a.max_colorfulness_gap)
     return 0
 
 
