@@ -7,6 +7,7 @@ Imports nothing of colorclass but the atomic writer, so every stage that draws a
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -40,8 +41,8 @@ def save_columns_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], labels: 
             ax = axes[i, j]
             ax.imshow(img, interpolation="nearest" if img.shape[0] < 96 else "antialiased")
             ax.set_xticks([]), ax.set_yticks([])
-            if i == 0:
-                ax.set_title(label, fontsize=11)
+            if i == 0:   # long labels (run names with their decoding) wrap instead of overlapping
+                ax.set_title(textwrap.fill(label, 24), fontsize=10)
             if j == 0:
                 ax.set_ylabel(name, fontsize=9)
     if title:
