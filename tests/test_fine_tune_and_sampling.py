@@ -2,6 +2,8 @@
 paths of bin fitting: one decode per photo, distinct-colour counting, k-means on a subsample."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -85,3 +87,26 @@ def test_kmeans_on_a_subsample_finds_the_same_clusters():
     again = quantize.make_bins("kmeans", space="rgb", k=4, seed=0)
     again.max_fit_pixels = 5_000
     np.testing.assert_array_equal(again.fit(px).centers, sub.centers)
+
+
+def test_process_pool_sampling_equals_serial_sampling(tmp_path, monkeypatch):
+    from colorclass.photos import sample, scan
+
+    rng = np.random.default_rng(5)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(tmp_path / f"p{i:02d}.png")
+    Image.fromarray(np.full((16, 24, 3), 128, np.uint8)).save(tmp_path / "flat.png")   # no colour
+    serial, info_s = sample_pixels(tmp_path, pixels_per_image=40, max_pixels=300, seed=7, progress=False)
+    scan._CHECKS.clear()
+    monkeypatch.setattr(sample, "_FILES_PER_WORKER", 4)
+    monkeypatch.setattr(sample, "_WORKERS", 2)
+    parent, real = os.getpid(), scan.load_with_info
+
+    def decode_in_workers_only(path, draft):
+        assert os.getpid() != parent, "the parent decoded a photo: the workers' checks did not reach its memo"
+        return real(path, draft)
+
+    monkeypatch.setattr(scan, "load_with_info", decode_in_workers_only)
+    pooled, info_p = sample_pixels(tmp_path, pixels_per_image=40, max_pixels=300, seed=7, progress=False)
+    np.testing.assert_array_equal(pooled, serial)
+    assert info_p == info_s and info_p["n_skipped"] == 1

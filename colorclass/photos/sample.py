@@ -7,22 +7,25 @@ network -> loss -> decode -> colour image -> metrics / reports. Layer: above ``s
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing as mp
 import os
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .scan import check_and_decode, list_images, scan_images
+from .scan import FileCheck, decode_and_check, list_images, remember_check, scan_images
 
 __all__ = ["sample_pixels"]
 
-# Pillow decodes with the GIL released, so a few threads overlap decoding with the Python work of
-# the others (about 1.5-2x on 2 cores for folders of small photos).
-_THREADS = min(8, os.cpu_count() or 1)
+# Checking and sampling a photo is mostly Python and numpy work on small arrays (threads gave
+# nothing on 2 cores: the GIL), so large folders are spread over processes.
+_WORKERS = min(8, os.cpu_count() or 1)
+_FILES_PER_WORKER = 200   # below this a worker costs more to start than it saves
 
 
 def _files_of(root_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -51,16 +54,16 @@ def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_pe
                          f"and {max_pixels}")
     candidates = sorted(_files_of(root_or_files))
     drawn: dict[Path, np.ndarray] = {}
-
-    def check_and_draw(path: Path) -> None:
-        check, rgb = check_and_decode(path)
-        if check.reason is None:   # up to pixels_per_image, in random order: any prefix is a sample
-            drawn[path] = _draw(path, rgb, pixels_per_image, seed=seed)
-
-    with ThreadPoolExecutor(_THREADS) as pool:   # fills scan's memo; the scan then reads it
-        for _ in tqdm(pool.map(check_and_draw, candidates), total=len(candidates), desc="sampling pixels",
-                      unit="img", disable=not progress or len(candidates) < 2):
-            pass
+    jobs = [(path, pixels_per_image, seed) for path in candidates]
+    with _pool(len(candidates)) as pool:   # decode + check + draw: CPU-bound Python, so processes
+        results = pool.map(_check_and_draw, jobs, chunksize=64) if pool else map(_check_and_draw, jobs)
+        for path, (key, check, px) in tqdm(zip(candidates, results), total=len(candidates),
+                                           desc="sampling pixels", unit="img",
+                                           disable=not progress or len(candidates) < 2):
+            if key is not None:
+                remember_check(key, check)   # the scan below reads the memo instead of decoding
+            if px is not None:              # up to pixels_per_image, in random order: any prefix is a sample
+                drawn[path] = px
     files, report = scan_images(candidates, min_colorfulness=min_colorfulness, progress=False)
     for f in (f for f in files if f not in drawn):   # changed between the decode and the scan
         report.add(f, "changed while reading")
@@ -76,6 +79,24 @@ def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_pe
     info = {"n_images": len(chunks), "n_pixels": int(len(pixels)), "pixels_per_image": per_image,
             "seed": seed, "n_skipped": report.total, "skipped": report.summary()}
     return pixels, info
+
+
+def _check_and_draw(job: tuple[Path, int, int]) -> tuple[tuple | None, FileCheck, np.ndarray | None]:
+    """Worker: (memo key, check, pixels or None) of one photo, decoded once."""
+    path, n, seed = job
+    key, check, rgb = decode_and_check(path)
+    return key, check, (_draw(path, rgb, n, seed=seed) if check.reason is None else None)
+
+
+@contextlib.contextmanager
+def _pool(n_files: int):
+    """A process pool for folders worth it (fork: the children share the loaded modules), else None."""
+    workers = min(_WORKERS, n_files // _FILES_PER_WORKER)
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        yield None
+        return
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        yield pool
 
 
 def _draw(path: Path, rgb: np.ndarray, n: int, *, seed: int) -> np.ndarray:

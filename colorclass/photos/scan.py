@@ -23,7 +23,8 @@ from .colorfulness import hasler_susstrunk
 from .colourless import is_colourless
 from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
 
-__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "check_and_decode", "scan_images", "split_files"]
+__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "check_and_decode", "decode_and_check", "remember_check",
+           "scan_images", "split_files"]
 
 # ----------------------------------------------------------------------------- file lists
 
@@ -137,6 +138,15 @@ def check_and_decode(path: str | Path) -> tuple[FileCheck, np.ndarray | None]:
     """Classify ``path`` (memoised as by :func:`check_file`) and return the decode it was judged
     on, ``rgb (H, W, 3) uint8`` (shorter side about ``STATS_SIZE`` for large JPEGs, else full
     size), or None when unreadable: callers that also need pixels decode each file once."""
+    key, check, rgb = decode_and_check(path)
+    if key is not None:
+        remember_check(key, check)
+    return check, rgb
+
+
+def decode_and_check(path: str | Path) -> tuple[tuple | None, FileCheck, np.ndarray | None]:
+    """:func:`check_and_decode` without touching the memo (safe in worker processes): returns
+    the memo key (None for a missing file), the check and the decode."""
     path = Path(path)
     try:
         st = path.stat()
@@ -144,14 +154,18 @@ def check_and_decode(path: str | Path) -> tuple[FileCheck, np.ndarray | None]:
     except UnreadableImage as e:
         check, rgb = FileCheck(e.reason), None
     except OSError:
-        return FileCheck("missing file"), None
+        return None, FileCheck("missing file"), None
     else:
         view = stats_view(rgb)
         reason = ("grayscale file" if mode in GRAY_MODES
                   else "no colour" if is_colourless(view) else None)
         check = FileCheck(reason, hasler_susstrunk(view), size)
-    _CHECKS[(os.fsdecode(path), st.st_mtime_ns, st.st_size)] = check
-    return check, rgb
+    return (os.fsdecode(path), st.st_mtime_ns, st.st_size), check, rgb
+
+
+def remember_check(key: tuple, check: FileCheck) -> None:
+    """Store a check made elsewhere (e.g. in a worker process) in this process's memo."""
+    _CHECKS[key] = check
 
 
 def scan_images(paths: Iterable[str | Path], *, min_colorfulness: float = 0.0,
