@@ -172,8 +172,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     from .color import GamutWarning
     from .engine.files import atomic_write_text
     from .photos import list_images, load_rgb, scan_images
-    from .reports.analysis import gray_of
-    from .reports.grids import save_columns_grid
+    from .grids import gray_of, save_columns_grid
     from .runs import load_run
 
     check_output_file(out, "-o")

@@ -19,11 +19,9 @@ import torch
 from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from .engine.callbacks import Callback
 from .engine.files import atomic_write_bytes
-from .reports.analysis import gray_of
-from .reports.grids import GRID_MAX_ASPECT, GRID_MAX_ROWS, save_columns_grid
+from .grids import gray_of, save_columns_grid
 
-__all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report",
-           "GRID_MAX_ROWS", "GRID_MAX_ASPECT"]
+__all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report"]
 
 
 def save_comparison_grid(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path,

@@ -211,7 +211,8 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
     missing/unexpected tensors or other shapes say the weights are of another architecture.
     """
     target = model.state_dict()
-    source_keys = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state.items()}
+    from .models import unwrap_state_dict
+    source_keys = unwrap_state_dict(state)
     missing = sorted(set(target) - set(source_keys))
     unexpected = sorted(set(source_keys) - set(target))
     wrong = [(k, tuple(target[k].shape), tuple(source_keys[k].shape)) for k in target

@@ -65,7 +65,7 @@ def test_bad_output_paths_are_refused_before_work(tiny, tmp_path, capsys):
 
 
 def test_grid_draws_gray_every_method_and_truth(tiny, tmp_path, monkeypatch):
-    import colorclass.reports.grids as grids
+    import colorclass.grids as grids
 
     data, held_out, run = tiny
     drawn = {}

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .cnn import ClassicCNN, build_cnn, build_unet
-from .common import InputSizeError, crop_to, nearest_valid_size, pad_to_multiple
+from .common import InputSizeError, crop_to, nearest_valid_size, pad_to_multiple, unwrap_state_dict
 from .deep_unet import DeepUNet, build_deep_unet
 from .fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
 from .summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
@@ -84,7 +84,7 @@ def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
     FCN stage is initialised from a coarser one (:func:`init_from_previous_stage`). Anything
     else raises ValueError naming the first mismatches.
     """
-    source = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
+    source = unwrap_state_dict(state_dict)
     target = model.state_dict()
     if source.keys() == target.keys() and all(source[k].shape == target[k].shape for k in target):
         model.load_state_dict(source)
@@ -102,5 +102,5 @@ def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
 __all__ = [
     "MODELS", "build_model", "init_from_weights", "init_from_previous_stage", "summarize", "profile_model",
     "measure_step_peak_memory", "LayerStats", "ModelProfile", "pad_to_multiple", "crop_to",
-    "nearest_valid_size", "InputSizeError", "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
+    "nearest_valid_size", "unwrap_state_dict", "InputSizeError", "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
 ]

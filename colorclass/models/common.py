@@ -19,6 +19,12 @@ class InputSizeError(ValueError):
     """The input's spatial size is not one the network can process."""
 
 
+def unwrap_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The tensors under the names of the bare model: drops the ``module.`` prefix of DDP and the
+    ``_orig_mod.`` prefix of ``torch.compile`` (checkpoints may carry either)."""
+    return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
+
+
 def nearest_valid_size(size: int, multiple: int, minimum: int | None = None) -> int:
     """The multiple of ``multiple`` closest to ``size`` (ties round up), at least ``minimum``."""
     minimum = multiple if minimum is None else minimum

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .common import BilinearUp2, ColorNet, conv_bn_relu
+from .common import BilinearUp2, ColorNet, conv_bn_relu, unwrap_state_dict
 
 VGG16_CONVS = (2, 2, 3, 3, 3)
 STAGE_LAYERS = {16: ("score_pool4", "upscore2"), 8: ("score_pool3", "upscore_pool4")}
@@ -119,8 +119,7 @@ def init_from_previous_stage(model: nn.Module, state_dict: Mapping[str, Tensor])
     if not isinstance(model, FCN) or model.stage == 32:
         name = getattr(model, "arch", type(model).__name__)
         raise ValueError(f"init_from_previous_stage initialises fcn16s or fcn8s; got {name}")
-    source = {k.removeprefix("module.").removeprefix("_orig_mod."): v
-              for k, v in state_dict.items()}
+    source = unwrap_state_dict(state_dict)
     prev = _stage_of_state_dict(source)
     if prev <= model.stage:
         raise ValueError(f"cannot initialise fcn{model.stage}s from fcn{prev}s weights: the "

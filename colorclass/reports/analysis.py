@@ -17,18 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.files import atomic_path
+from ..grids import gray_of
 
-__all__ = ["gray_of", "entropy_map", "top_confusions", "label_stats", "draw_palette_priors", "draw_confusions",
+__all__ = ["entropy_map", "top_confusions", "label_stats", "draw_palette_priors", "draw_confusions",
            "draw_entropy", "draw_regions", "draw_triplets", "bin_colours"]
-
-
-def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
-    from ..color import lab_to_rgb_with_gamut, rgb_to_lab
-
-    lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
-    lab[..., 1:] = 0
-    return (lab_to_rgb_with_gamut(lab, dim=-1)[0] * 255).round().byte().numpy()
 
 
 def entropy_map(logits: torch.Tensor) -> torch.Tensor:

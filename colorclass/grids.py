@@ -3,7 +3,8 @@
     ... -> decode -> colour image -> *grids* (training samples, ``evaluate --grid``, the demo,
     report.html)
 
-Imports nothing of colorclass but the atomic writer, so every stage that draws a grid can use it.
+Imports only ``color`` and the atomic writer, so every stage that draws a grid (evaluate, the
+reports, the demo) sits above it.
 """
 from __future__ import annotations
 
@@ -12,13 +13,23 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
-from ..engine.files import atomic_path
+from .engine.files import atomic_path
 
-__all__ = ["GRID_MAX_ROWS", "GRID_MAX_ASPECT", "save_columns_grid"]
+__all__ = ["GRID_MAX_ROWS", "GRID_MAX_ASPECT", "gray_of", "save_columns_grid"]
 
 GRID_MAX_ROWS = 32      # a grid shows at most this many photos ...
 GRID_MAX_ASPECT = 4.0   # ... each cell between 1:4 and 4:1, so a 4000x10 photo cannot make a huge figure
+
+
+def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
+    from .color import lab_to_rgb_with_gamut, rgb_to_lab
+
+    lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
+    lab[..., 1:] = 0
+    return (lab_to_rgb_with_gamut(lab, dim=-1)[0] * 255).round().byte().numpy()
 
 
 def save_columns_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], labels: Sequence[str],
