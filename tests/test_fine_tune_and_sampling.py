@@ -1,5 +1,5 @@
-"""Starting a run from earlier weights (``model.init_from``, ``builtin:NAME``), and the fast
-paths of bin fitting: one decode per photo, distinct-colour counting, k-means on a subsample."""
+"""Starting a run from earlier weights (``model.init_from``, ``builtin:NAME``), averaging the
+weights of two runs (``models.average_state_dicts``), and the fast paths of bin fitting: one decode per photo, distinct-colour counting, k-means on a subsample."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ from PIL import Image
 
 import quantize
 from colorclass.builtin import builtin_run_dir
-from colorclass.models import build_model, init_from_weights
+from colorclass.models import average_state_dicts, build_model, init_from_weights
 from colorclass.photos import colourless, sample_pixels
 from colorclass.photos import read as photo_read
 from colorclass.runs import load_run, load_weights
@@ -36,6 +36,33 @@ def test_weights_of_another_width_are_refused_in_one_line():
     model = build_model("unet", out_channels=313, width=32, head_kernel=1, output_stride=2)
     with pytest.raises(ValueError, match="do not fit this model"):
         init_from_weights(model, weights)
+
+
+def test_average_of_two_models_is_the_weighted_mean_of_every_tensor():
+    torch.manual_seed(0)
+    a = build_model("unet", out_channels=5, width=8).state_dict()
+    b = build_model("unet", out_channels=5, width=8).state_dict()
+    b = {"module." + k: v + 1 if v.is_floating_point() else v + 3 for k, v in b.items()}   # a DDP copy
+    soup = average_state_dicts(a, b, weight=0.25)
+    assert soup.keys() == a.keys()
+    for k, v in a.items():
+        if v.is_floating_point():
+            assert soup[k].dtype == v.dtype
+            torch.testing.assert_close(soup[k], 0.25 * v + 0.75 * b["module." + k])
+        else:   # the batch-norm counters come from the first
+            assert torch.equal(soup[k], v)
+    for k, v in average_state_dicts(a, b, weight=1.0).items():
+        assert torch.equal(v, a[k])
+    model = build_model("unet", out_channels=5, width=8)
+    model.load_state_dict(soup)   # loads as any checkpoint of the architecture
+
+
+def test_averaging_refuses_other_shapes_and_weights_outside_0_1():
+    a = build_model("unet", out_channels=5, width=8).state_dict()
+    with pytest.raises(ValueError, match="names or shapes"):
+        average_state_dicts(a, build_model("unet", out_channels=6, width=8).state_dict())
+    with pytest.raises(ValueError, match="weight must be in"):
+        average_state_dicts(a, a, weight=1.5)
 
 
 def test_count_distinct_matches_numpy_unique():

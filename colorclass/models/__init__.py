@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from .cnn import ClassicCNN, build_cnn, build_unet
-from .common import InputSizeError, crop_to, nearest_valid_size, pad_to_multiple, unwrap_state_dict
+from .common import (InputSizeError, average_state_dicts, crop_to, nearest_valid_size, pad_to_multiple,
+                     unwrap_state_dict)
 from .deep_unet import DeepUNet, build_deep_unet
 from .fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
 from .summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
@@ -102,5 +103,6 @@ def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
 __all__ = [
     "MODELS", "build_model", "init_from_weights", "init_from_previous_stage", "summarize", "profile_model",
     "measure_step_peak_memory", "LayerStats", "ModelProfile", "pad_to_multiple", "crop_to",
-    "nearest_valid_size", "unwrap_state_dict", "InputSizeError", "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
+    "nearest_valid_size", "unwrap_state_dict", "average_state_dicts", "InputSizeError", "ClassicCNN", "FCN",
+    "DeepUNet", "VGGDilated",
 ]

@@ -25,6 +25,24 @@ def unwrap_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
 
 
+def average_state_dicts(first: dict[str, Tensor], second: dict[str, Tensor], *,
+                        weight: float = 0.5) -> dict[str, Tensor]:
+    """``weight * first + (1 - weight) * second``, tensor by tensor (a "model soup" of two runs of
+    one architecture, e.g. a model and a fine-tuned copy of it). Floating tensors (weights,
+    batch-norm statistics) are averaged in float64 and keep their dtype; integer tensors (the
+    batch counter) are taken from ``first``. Raises ValueError unless both hold the same names
+    and shapes (DDP / compile prefixes ignored) and ``0 <= weight <= 1``."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight!r}")
+    a, b = unwrap_state_dict(first), unwrap_state_dict(second)
+    differ = sorted(set(a) ^ set(b))[:3] + [k for k in a if k in b and a[k].shape != b[k].shape][:3]
+    if differ:
+        raise ValueError(f"the two sets of weights differ in names or shapes (e.g. {differ}); "
+                         "average weights of the same model, width and bins")
+    return {k: (weight * a[k].double() + (1 - weight) * b[k].double()).to(a[k].dtype)
+            if a[k].is_floating_point() else a[k].clone() for k in a}
+
+
 def nearest_valid_size(size: int, multiple: int, minimum: int | None = None) -> int:
     """The multiple of ``multiple`` closest to ``size`` (ties round up), at least ``minimum``."""
     minimum = multiple if minimum is None else minimum
