@@ -77,11 +77,23 @@ def score(outputs, centers: torch.Tensor, shift: torch.Tensor, temperature: floa
             "gap": round(float(np.mean(cf_pred) - np.mean(cf_true)), 2)}
 
 
+def setting(text: str) -> tuple[float, float]:
+    """``"T:lambda"`` -> (T, lambda), with T > 0 and 0 < lambda <= 1 (argparse type)."""
+    try:
+        t, lam = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not T:lambda, e.g. 0.38:1") from None
+    if not (t > 0 and 0 < lam <= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: T must be > 0 and lambda in (0, 1]")
+    return t, lam
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="run folder (or colorclass/builtin/general)")
     p.add_argument("photos", help="folder of held-out colour photos")
-    p.add_argument("--grid", nargs="+", default=["0.38:1"], help="T:lambda settings, e.g. 0.5:1 0.5:0.9")
+    p.add_argument("--grid", nargs="+", type=setting, default=[(0.38, 1.0)],
+                   help="T:lambda settings, e.g. 0.5:1 0.5:0.9")
     p.add_argument("--undo", type=float, default=1.0, help="rebalancing lambda the run was trained with")
     p.add_argument("--gain", type=float, default=1.0, help="multiply the decoded ab")
     p.add_argument("--size", type=int, default=None, help="network input's shorter side (default: the run's)")
@@ -92,8 +104,7 @@ def main(argv=None) -> None:
     centers = torch.as_tensor(run.bins.centers_ab, dtype=torch.float32)
     outputs = network_outputs(run, args.photos, size=args.size, flip=args.flip)
     undo = log_weights(run.bins.prior, args.undo)
-    for setting in args.grid:
-        t, lam = (float(v) for v in setting.split(":"))
+    for t, lam in args.grid:
         row = score(outputs, centers, log_weights(run.bins.prior, lam) - undo, t, args.gain)
         print(json.dumps({"T": t, "lambda": lam, "undo": args.undo, "gain": args.gain, "flip": args.flip,
                           "n_photos": len(outputs), **row}), flush=True)

@@ -65,6 +65,30 @@ def test_averaging_refuses_other_shapes_and_weights_outside_0_1():
         average_state_dicts(a, a, weight=1.5)
 
 
+def _experiment_script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_average_weights_script_writes_a_loadable_run_and_never_overwrites(tmp_path, capsys):
+    script = _experiment_script("average_weights")
+    out = tmp_path / "soup"
+    assert script.main(["builtin:general", "builtin:general", "--weight", "0.3", "--out", str(out)]) == 0
+    run = load_run(out, device="cpu")   # the built-in's records, weights averaged with themselves
+    for k, v in load_weights(builtin_run_dir()).items():
+        torch.testing.assert_close(run.model.state_dict()[k], v)
+    before = (out / "model.safetensors").read_bytes()
+    assert script.main(["builtin:general", "builtin:general", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_bytes() == before
+
+
 def test_count_distinct_matches_numpy_unique():
     rng = np.random.default_rng(0)
     px = rng.integers(0, 256, size=(20_000, 3), dtype=np.uint8)
