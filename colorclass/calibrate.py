@@ -158,7 +158,8 @@ def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "au
     chosen = choose_setting(rows, metric, max_colorfulness_gap=max_colorfulness_gap)
     png = plot_sweep(rows, chosen, metric, Path(run_dir) / "calibration.png")
     record = {"method": chosen["method"], "temperature": chosen["temperature"] or settings[0][1],
-              "metric": metric, "value": chosen[metric], "max_colorfulness_gap": max_colorfulness_gap, "data": str(val_dir), "n_images": len(files),
+              "metric": metric, "value": chosen[metric], "max_colorfulness_gap": max_colorfulness_gap,
+              "data": str(val_dir), "n_images": len(files),
               "sweep": [{k: v for k, v in r.items() if k != "per_class_accuracy"} for r in rows]}
     atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(record, indent=2))
     print(_format_rows(rows, chosen))

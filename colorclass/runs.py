@@ -210,13 +210,8 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
     Output-layer mismatches name the bins ("bins.npz has 8 bins but the weights expect 24");
     missing/unexpected tensors or other shapes say the weights are of another architecture.
     """
-    target = model.state_dict()
-    from .models import unwrap_state_dict
-    source_keys = unwrap_state_dict(state)
-    missing = sorted(set(target) - set(source_keys))
-    unexpected = sorted(set(source_keys) - set(target))
-    wrong = [(k, tuple(target[k].shape), tuple(source_keys[k].shape)) for k in target
-             if k in source_keys and target[k].shape != source_keys[k].shape]
+    from .models import state_dict_differences
+    missing, unexpected, wrong = state_dict_differences(state, model.state_dict())
     if missing or unexpected:
         raise RunFolderError(f"{source} are for another architecture: {len(missing)} tensors missing "
                              f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "

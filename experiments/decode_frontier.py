@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from colorclass.color import GamutWarning
-from colorclass.decode import recombine_full_resolution
-from colorclass.metrics import ErrorHistogram, ab_bin_index, ab_error
-from colorclass.photos import hasler_susstrunk, list_images, load_rgb, scan_images
+from colorclass.decode import annealed_mean, recombine_full_resolution
+from colorclass.metrics import MetricAccumulator
+from colorclass.photos import list_images, load_rgb, scan_images
 from colorclass.predict import lightness_of, photo_tensor, predict_logits, to_uint8
 from colorclass.runs import load_run
 from quantize import rebalance_weights
@@ -44,12 +44,12 @@ def network_outputs(run, folder: str, *, size: int | None, flip: bool) -> list[t
     for f in files:
         truth = load_rgb(f)
         views = [truth, truth[:, ::-1].copy()] if flip else [truth]
-        probs = [torch.softmax(predict_logits(run.model, lightness_of(photo_tensor(v, "cpu")),
-                                              size=size or run.network_size).output, 1) for v in views]
+        preds = [predict_logits(run.model, lightness_of(photo_tensor(v, "cpu")), size=size or run.network_size)
+                 for v in views]
+        probs = [torch.softmax(p.output, 1) for p in preds]
         if flip:
             probs[1] = probs[1].flip(3)
-        l_full = lightness_of(photo_tensor(truth, "cpu"))
-        out.append((torch.log(sum(probs) / len(probs)), l_full, truth))
+        out.append((torch.log(sum(probs) / len(probs)), preds[0].l_full, truth))
     return out
 
 
@@ -59,22 +59,19 @@ def log_weights(prior: np.ndarray, lam: float) -> torch.Tensor:
 
 
 def score(outputs, centers: torch.Tensor, shift: torch.Tensor, temperature: float, gain: float) -> dict:
-    """AuC, rebalanced AuC (percent) and signed colourfulness gap of one decoding setting."""
-    hist, cf_pred, cf_true = ErrorHistogram(), [], []
+    """AuC, rebalanced AuC (percent) and signed colourfulness gap of one decoding setting:
+    the annealed mean of ``softmax(log p / T + shift)``, times ``gain``."""
+    acc = MetricAccumulator()
     for logp, l_full, truth in outputs:
-        probs = torch.softmax(logp / temperature + shift, 1)
-        ab = gain * torch.einsum("bqhw,qc->bchw", probs, centers)
+        ab = gain * annealed_mean(logp + temperature * shift, centers, temperature)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GamutWarning)
-            rgb, _ = recombine_full_resolution(l_full, ab)
-        pred = to_uint8(rgb)[0]
-        err, _, ab_true = ab_error(pred, truth)
-        hist.add(err, ab_bin_index(ab_true))
-        cf_pred.append(hasler_susstrunk(pred))
-        cf_true.append(hasler_susstrunk(truth))
-    return {"auc": round(100 * hist.auc(), 2), "rebal_auc": round(100 * hist.auc_rebalanced(), 2),
-            "colorfulness": round(float(np.mean(cf_pred)), 2),
-            "gap": round(float(np.mean(cf_pred) - np.mean(cf_true)), 2)}
+            rgb, n_clipped = recombine_full_resolution(l_full, ab)
+        acc.add(to_uint8(rgb)[0], truth, n_clipped)
+    r = acc.result()
+    return {"auc": round(100 * r["auc_ab"], 2), "rebal_auc": round(100 * r["auc_ab_rebalanced"], 2),
+            "colorfulness": round(r["colorfulness_pred"], 2),
+            "gap": round(r["colorfulness_pred"] - r["colorfulness_true"], 2)}
 
 
 def setting(text: str) -> tuple[float, float]:

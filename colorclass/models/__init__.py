@@ -21,7 +21,7 @@ from torch import nn
 
 from .cnn import ClassicCNN, build_cnn, build_unet
 from .common import (InputSizeError, average_state_dicts, crop_to, nearest_valid_size, pad_to_multiple,
-                     unwrap_state_dict)
+                     state_dict_differences, unwrap_state_dict)
 from .deep_unet import DeepUNet, build_deep_unet
 from .fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
 from .summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
@@ -86,23 +86,21 @@ def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
     else raises ValueError naming the first mismatches.
     """
     source = unwrap_state_dict(state_dict)
-    target = model.state_dict()
-    if source.keys() == target.keys() and all(source[k].shape == target[k].shape for k in target):
+    missing, unexpected, wrong = state_dict_differences(source, model.state_dict())
+    if not (missing or unexpected or wrong):
         model.load_state_dict(source)
         return "fine-tune"
     if isinstance(model, FCN) and model.stage != 32:
         init_from_previous_stage(model, source)
         return "fcn stage"
-    missing = sorted(set(target) - set(source))[:3]
-    shapes = [f"{k} {tuple(source[k].shape)} vs {tuple(v.shape)}" for k, v in target.items()
-              if k in source and source[k].shape != v.shape][:2]
-    raise ValueError(f"model.init_from weights do not fit this model (missing {missing}, shapes "
+    shapes = [f"{k} {got} vs {want}" for k, want, got in wrong][:2]
+    raise ValueError(f"model.init_from weights do not fit this model (missing {missing[:3]}, shapes "
                      f"{shapes}); use weights of the same model, width and bins")
 
 
 __all__ = [
     "MODELS", "build_model", "init_from_weights", "init_from_previous_stage", "summarize", "profile_model",
     "measure_step_peak_memory", "LayerStats", "ModelProfile", "pad_to_multiple", "crop_to",
-    "nearest_valid_size", "unwrap_state_dict", "average_state_dicts", "InputSizeError", "ClassicCNN", "FCN",
-    "DeepUNet", "VGGDilated",
+    "nearest_valid_size", "unwrap_state_dict", "state_dict_differences", "average_state_dicts", "InputSizeError",
+    "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
 ]

@@ -25,6 +25,19 @@ def unwrap_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
 
 
+def state_dict_differences(source: dict[str, Tensor], target: dict[str, Tensor]
+                           ) -> tuple[list[str], list[str], list[tuple[str, tuple, tuple]]]:
+    """How ``source`` weights fail to fit ``target`` (DDP / compile prefixes of ``source`` ignored):
+    (names missing from source, names source has in excess, both sorted; [(name, target shape,
+    source shape)] in target's order); three empty lists mean they fit."""
+    source = unwrap_state_dict(source)
+    missing = sorted(set(target) - set(source))
+    unexpected = sorted(set(source) - set(target))
+    wrong = [(k, tuple(target[k].shape), tuple(source[k].shape)) for k in target
+             if k in source and target[k].shape != source[k].shape]
+    return missing, unexpected, wrong
+
+
 def average_state_dicts(first: dict[str, Tensor], second: dict[str, Tensor], *,
                         weight: float = 0.5) -> dict[str, Tensor]:
     """``weight * first + (1 - weight) * second``, tensor by tensor (a "model soup" of two runs of
@@ -35,8 +48,9 @@ def average_state_dicts(first: dict[str, Tensor], second: dict[str, Tensor], *,
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight!r}")
     a, b = unwrap_state_dict(first), unwrap_state_dict(second)
-    differ = sorted(set(a) ^ set(b))[:3] + [k for k in a if k in b and a[k].shape != b[k].shape][:3]
-    if differ:
+    missing, unexpected, wrong = state_dict_differences(b, a)
+    if missing or unexpected or wrong:
+        differ = (missing + unexpected)[:3] + [k for k, _, _ in wrong][:3]
         raise ValueError(f"the two sets of weights differ in names or shapes (e.g. {differ}); "
                          "average weights of the same model, width and bins")
     return {k: (weight * a[k].double() + (1 - weight) * b[k].double()).to(a[k].dtype)

@@ -23,7 +23,7 @@ from .colorfulness import hasler_susstrunk
 from .colourless import is_colourless
 from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
 
-__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "check_and_decode", "decode_and_check", "remember_check",
+__all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "decode_and_check", "remember_check",
            "scan_images", "split_files"]
 
 # ----------------------------------------------------------------------------- file lists
@@ -131,22 +131,20 @@ def check_file(path: str | Path) -> FileCheck:
     except OSError:
         return FileCheck("missing file")
     key = (os.fsdecode(path), st.st_mtime_ns, st.st_size)
-    return _CHECKS[key] if key in _CHECKS else check_and_decode(path)[0]
-
-
-def check_and_decode(path: str | Path) -> tuple[FileCheck, np.ndarray | None]:
-    """Classify ``path`` (memoised as by :func:`check_file`) and return the decode it was judged
-    on, ``rgb (H, W, 3) uint8`` (shorter side about ``STATS_SIZE`` for large JPEGs, else full
-    size), or None when unreadable: callers that also need pixels decode each file once."""
-    key, check, rgb = decode_and_check(path)
-    if key is not None:
+    if key not in _CHECKS:
+        key, check, _ = decode_and_check(path)
+        if key is None:   # removed since the stat above
+            return check
         remember_check(key, check)
-    return check, rgb
+    return _CHECKS[key]
 
 
 def decode_and_check(path: str | Path) -> tuple[tuple | None, FileCheck, np.ndarray | None]:
-    """:func:`check_and_decode` without touching the memo (safe in worker processes): returns
-    the memo key (None for a missing file), the check and the decode."""
+    """Classify ``path`` as :func:`check_file` does, without touching the memo (safe in worker
+    processes), and keep the decode it was judged on so that callers needing pixels decode each
+    file once. Returns the memo key (None for a missing file), the check, and ``rgb (H, W, 3)
+    uint8`` (shorter side about ``STATS_SIZE`` for large JPEGs, else full size; None when
+    unreadable)."""
     path = Path(path)
     try:
         st = path.stat()
