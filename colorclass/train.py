@@ -140,6 +140,19 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device,
     return bins, train_set, val_set, model, task
 
 
+def with_loaded_bins(cfg: ExperimentConfig, bins) -> ExperimentConfig:
+    """``cfg`` whose [bins] fitting fields (family, space, k, preset) describe ``bins``.
+
+    With ``bins.path`` set those fields are not used, so their defaults (24 k-means colours)
+    would otherwise go into the run's config.toml beside a file holding other bins.
+    """
+    if not cfg.bins.path:
+        return cfg
+    described = replace(cfg.bins, family=bins.family, space=bins.space, k=int(bins.n_bins),
+                        preset=getattr(bins, "preset", None) or "")
+    return replace(cfg, bins=described)
+
+
 def _record_data_stats(run_dir: Path, train_set, source: str) -> None:
     """RUN/data_stats.json: the training photos' mean ab (a sample of them), for evaluate's
     ``mean`` baseline; kept as it is when a resumed run already has one."""
@@ -177,8 +190,8 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
         trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
                           callbacks=[samples], resume=resume)
         if trainer.is_main_process:
-            write_run_records(run_dir, cfg, command=command, resume=resume, device=trainer.device,
-                              world=trainer.world)
+            write_run_records(run_dir, with_loaded_bins(cfg, bins), command=command, resume=resume,
+                              device=trainer.device, world=trainer.world)
             _record_data_stats(run_dir, train_set, cfg.data.train)
         summary = trainer.fit()
         if trainer.is_main_process:

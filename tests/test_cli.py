@@ -51,6 +51,19 @@ def test_run_folder_contents(trained_run):
     assert header[:5] == ["epoch", "iteration", "train_loss", "val_loss", "pixel_acc"]
 
 
+def test_run_config_describes_the_bins_it_was_given(trained_run):
+    """--bins with 8 k-means colours: config.toml says 8 (not the 24 of the fitting defaults)."""
+    import tomllib
+
+    import quantize
+
+    root, _, run = trained_run
+    recorded = tomllib.loads((run / "config.toml").read_text())["bins"]
+    bins = quantize.load_bins(root / "bins.npz")
+    assert (recorded["family"], recorded["space"], recorded["k"]) == ("kmeans", bins.space, 8)
+    assert recorded["path"] == str(root / "bins.npz")
+
+
 def test_colorize_keeps_size_stem_and_lightness(trained_run, tmp_path):
     root, data, run = trained_run
     out = tmp_path / "out"
