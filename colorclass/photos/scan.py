@@ -123,6 +123,11 @@ class FileCheck:
 _CHECKS: dict[tuple[str, int, int], FileCheck] = {}   # memo: (path, mtime_ns, bytes) -> check
 
 
+def _memo_key(path: Path, st: os.stat_result) -> tuple[str, int, int]:
+    """The memo's key: a file counts as unchanged while its path, mtime and size are."""
+    return os.fsdecode(path), st.st_mtime_ns, st.st_size
+
+
 def check_file(path: str | Path) -> FileCheck:
     """Decode ``path`` at reduced size and classify it (memoised while the file is unchanged)."""
     path = Path(path)
@@ -130,7 +135,7 @@ def check_file(path: str | Path) -> FileCheck:
         st = path.stat()
     except OSError:
         return FileCheck("missing file")
-    key = (os.fsdecode(path), st.st_mtime_ns, st.st_size)
+    key = _memo_key(path, st)
     if key not in _CHECKS:
         key, check, _ = decode_and_check(path)
         if key is None:   # removed since the stat above
@@ -158,7 +163,7 @@ def decode_and_check(path: str | Path) -> tuple[tuple | None, FileCheck, np.ndar
         reason = ("grayscale file" if mode in GRAY_MODES
                   else "no colour" if is_colourless(view) else None)
         check = FileCheck(reason, hasler_susstrunk(view), size)
-    return (os.fsdecode(path), st.st_mtime_ns, st.st_size), check, rgb
+    return _memo_key(path, st), check, rgb
 
 
 def remember_check(key: tuple, check: FileCheck) -> None:
