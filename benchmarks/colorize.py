@@ -67,11 +67,11 @@ def run(quick: bool, only) -> list[Figure]:
             times.append(seconds)
             rss.append(peak)
             yard.append(pillow_yardstick(photo, tmp))
-        start = [run_child([PYTHON, "-c", "import torch, colorclass.colorize"])[0] for _ in range(1 if quick else 3)]
+        start = [run_child([PYTHON, "-c", "import torch, colorclass.inference.colorize_files"])[0] for _ in range(1 if quick else 3)]
         written = sorted(p.name for p in (tmp / "out0").iterdir())
         fig = seconds_figure("colorize_12mp", times, yard, "Pillow decode + JPEG q95 encode, in-process",
                              note=(f"whole process, {' '.join(size_option(run_dir))}, 4000x3000 JPEG -> {', '.join(written)}; goal < 1.5 s and "
-                                   f"< 800 MB; peak RSS {max(rss):.0f} MB; importing torch + colorclass.colorize "
+                                   f"< 800 MB; peak RSS {max(rss):.0f} MB; importing torch + colorclass.inference.colorize_files "
                                    f"alone takes {spread(start)[0]:.2f} s"))
         fig.extra = {"peak_rss_mb": max(rss), "import_seconds": spread(start)[0]}
         figures.append(fig)

@@ -68,7 +68,7 @@ def loader_rates(folder: str, reps: int) -> dict:
     """Interleaved repetitions of the fast loader and the full-decode baseline (in a child process)."""
     import quantize
     from colorclass.photos import ImageFolderDataset
-    from colorclass.task import ColorizationTask
+    from colorclass.training.colorization_task import ColorizationTask
 
     files = sorted(Path(folder).glob("*.jpg"))
     px = np.random.default_rng(0).integers(0, 256, (20_000, 3), dtype=np.uint8)

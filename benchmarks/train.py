@@ -109,7 +109,7 @@ def plain_step_fn(model, encoder, batch):
 
 def train_figures(quick: bool, only, mm_gflops: float) -> list[Figure]:
     from colorclass.models import build_model
-    from colorclass.task import ColorizationTask
+    from colorclass.training.colorization_task import ColorizationTask
 
     reps, warm = (2, 1) if quick else (8, 2)
     kmeans = _bins("kmeans")

@@ -1,6 +1,6 @@
 """``python -m colorclass``: same as the ``colorclass`` command."""
 import sys
 
-from .cli import main
+from colorclass.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ Pipeline: photos folder -> pixel sample -> quantize.fit -> bins file
 
 ``quantize`` fits from arrays of pixels and knows nothing about folders or how files are
 written; this module joins it to ``colorclass.photos`` (the pixel sample) and to
-``colorclass.engine.files`` (every bins file, its JSON sidecar and palette PNG are written
+``colorclass.support.files`` (every bins file, its JSON sidecar and palette PNG are written
 atomically). Every colorclass caller that writes bins uses ``save_bins``.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import quantize
 from quantize import Bins
 
-from .engine.files import atomic_write_bytes
-from .photos.sample import sample_pixels
+from colorclass.support.files import atomic_write_bytes
+from colorclass.photos.sample import sample_pixels
 
 __all__ = ["fit_bins_from_folder", "save_bins"]
 

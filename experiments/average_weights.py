@@ -24,8 +24,8 @@ from pathlib import Path
 
 from colorclass.engine.checkpoint import save_weights
 from colorclass.models import average_state_dicts
-from colorclass.runs import load_weights
-from colorclass.train import init_source
+from colorclass.runs.loading import load_weights
+from colorclass.training.train_run import init_source
 
 RECORDS = ("config.toml", "bins.npz", "bins.json", "meta.json")
 

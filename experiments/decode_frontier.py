@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from colorclass.color import GamutWarning
-from colorclass.decode import annealed_mean, recombine_full_resolution
-from colorclass.metrics import MetricAccumulator
+from colorclass.decoding.decoders import annealed_mean, recombine_full_resolution
+from colorclass.evaluation.metrics import MetricAccumulator
 from colorclass.photos import list_images, load_rgb, scan_images
-from colorclass.predict import lightness_of, photo_tensor, predict_logits, to_uint8
-from colorclass.runs import load_run
+from colorclass.inference.network import lightness_of, photo_tensor, predict_logits, to_uint8
+from colorclass.runs.loading import load_run
 from quantize import rebalance_weights
 
 

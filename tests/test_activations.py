@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from colorclass.activations import default_layers, record_activations
+from colorclass.reports.activations import default_layers, record_activations
 from colorclass.models import build_model
 
 

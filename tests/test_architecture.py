@@ -87,11 +87,62 @@ def test_no_import_loops():
     assert _cycles(graph) == []
 
 
-def test_engine_imports_nothing_else_of_colorclass():
+# The layer order of docs/ARCHITECTURE.md, lowest first. A module may import its own package
+# and packages of strictly lower layers, never one of its own layer or above.
+LAYERS = (
+    ("colorclass", "colorclass.support"),
+    ("colorclass.color",),
+    ("colorclass.engine", "colorclass.photos", "colorclass.models", "colorclass.decoding", "quantize"),
+    ("colorclass.binning", "colorclass.builtin", "colorclass.hints"),
+    ("colorclass.runs",),
+    ("colorclass.inference",),
+    ("colorclass.evaluation", "colorclass.export"),
+    ("colorclass.reports",),
+    ("colorclass.training", "colorclass.server"),
+    ("colorclass.cli",),
+    ("colorclass.__main__",),
+)
+
+
+def _unit(module: str) -> str:
+    """The package (or top-level module) a module belongs to in LAYERS."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "colorclass" and len(parts) > 1 else parts[0]
+
+
+def _layer_of(unit: str) -> int:
+    for i, units in enumerate(LAYERS):
+        if unit in units:
+            return i
+    raise AssertionError(f"{unit} is in no layer of LAYERS; add it where it belongs")
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in graph.items():
+        for t in targets:
+            a, b = _unit(module), _unit(t)
+            if a != b and _layer_of(b) >= _layer_of(a) and b != "colorclass":
+                found.append(f"{module} -> {t}")
+    return sorted(found)
+
+
+def test_imports_follow_the_declared_layers():
+    assert _upward_imports(_imports(_sources())) == []
+
+
+def test_the_layer_checker_finds_an_upward_import():
+    assert _upward_imports({"colorclass.photos.read": {"colorclass.inference.network"}}) == [
+        "colorclass.photos.read -> colorclass.inference.network"]
+    assert _upward_imports({"colorclass.inference.network": {"colorclass.photos.read"}}) == []
+
+
+def test_engine_imports_nothing_else_of_colorclass_but_the_neutral_helpers():
     graph = _imports(_sources())
     for module, targets in graph.items():
         if module.startswith("colorclass.engine"):
-            outside = {t for t in targets if t.startswith("colorclass") and not t.startswith("colorclass.engine")}
+            outside = {t for t in targets if t.startswith("colorclass") and not t.startswith(
+                ("colorclass.engine", "colorclass.support"))}
             assert not outside, f"{module} imports {outside}"
 
 

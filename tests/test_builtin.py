@@ -9,8 +9,8 @@ import pytest
 from skimage.color import rgb2lab
 
 from colorclass.builtin import BUILTIN_MODELS, builtin_run_dir, list_models
-from colorclass.predict import colorize_array
-from colorclass.runs import load_run
+from colorclass.inference.network import colorize_array
+from colorclass.runs.loading import load_run
 
 
 def _photo(h: int = 40, w: int = 56) -> np.ndarray:

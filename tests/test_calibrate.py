@@ -7,11 +7,11 @@ import torch
 from evalrun import COLOURS, train_tiny_run
 
 import quantize
-from colorclass.calibrate import choose_setting, sweep, sweep_settings
+from colorclass.evaluation.calibrate import choose_setting, sweep, sweep_settings
 from colorclass.cli import main
-from colorclass.decode import recombine_full_resolution
-from colorclass.predict import Prediction, decode_output, to_uint8
-from colorclass.runs import load_run
+from colorclass.decoding.decoders import recombine_full_resolution
+from colorclass.inference.network import Prediction, decode_output, to_uint8
+from colorclass.runs.loading import load_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::colorclass.color.GamutWarning")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from colorclass.engine import files
+import colorclass.support.files as files
 from colorclass.engine.checkpoint import (CheckpointError, atomic_write_bytes, capture_rng, load_checkpoint,
                                           load_weights, restore_rng, save_checkpoint, save_weights)
 

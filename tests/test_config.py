@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from colorclass.config import ConfigError, config_to_toml, load_config, replace_config
+from colorclass.runs.experiment import ConfigError, config_to_toml, load_config, replace_config
 
 
 def test_overrides_apply_in_order_and_coerce_types():
@@ -77,7 +77,7 @@ def test_replace_config_parses_strings_and_validates():
 
 
 def test_model_names_match_the_registry():
-    from colorclass.config import MODEL_NAMES
+    from colorclass.runs.experiment import MODEL_NAMES
     from colorclass.models import MODELS
 
     assert tuple(MODELS) == MODEL_NAMES

@@ -11,7 +11,7 @@ import torch
 
 from colorclass.engine.checkpoint import load_checkpoint
 from colorclass.engine.trainer import NonFiniteLossError, Trainer
-from colorclass.train import engine_config_from
+from colorclass.training.train_run import engine_config_from
 from test_trainer import ToyData, ToyTask, config, toy_model, trainer
 
 TIMEOUT_S = 120  # a hang (ranks disagreeing on the number of steps) fails instead of blocking

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorclass import decode
+import colorclass.decoding.decoders as decode
 from colorclass.color import GamutWarning, hcl_to_rgb, rgb_to_hcl, rgb_to_lab
 
 CENTERS = np.array([[10.0, 0.0], [0.0, 20.0], [-30.0, -8.0]], dtype=np.float32)

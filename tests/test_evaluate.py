@@ -6,7 +6,7 @@ import pytest
 from evalrun import train_tiny_run
 
 from colorclass.cli import main
-from colorclass.evaluate import evaluate_run, markdown_table
+from colorclass.evaluation.evaluate import evaluate_run, markdown_table
 
 METRIC_KEYS = ("auc_ab", "auc_ab_rebalanced", "ab_rmse", "psnr", "ssim", "mean_iou", "per_class_accuracy",
                "colorfulness_pred", "colorfulness_true", "colorfulness_gap", "clipped_fraction")
@@ -65,7 +65,7 @@ def test_bad_output_paths_are_refused_before_work(tiny, tmp_path, capsys):
 
 
 def test_grid_draws_gray_every_method_and_truth(tiny, tmp_path, monkeypatch):
-    import colorclass.grids as grids
+    import colorclass.evaluation.grids as grids
 
     data, held_out, run = tiny
     drawn = {}

@@ -13,8 +13,8 @@ from skimage.color import rgb2lab
 
 from colorclass.color import (GamutWarning, lab_to_rgb_with_gamut, rgb_to_lab, rgb_u8_to_lab,
                               rgb_u8_to_lab_np, rgb_u8_to_lightness)
-from colorclass.decode import recombine_full_resolution
-from colorclass.predict import lightness_of, to_uint8
+from colorclass.decoding.decoders import recombine_full_resolution
+from colorclass.inference.network import lightness_of, to_uint8
 
 
 def _every_colour(step: int = 3) -> np.ndarray:

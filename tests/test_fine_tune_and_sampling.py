@@ -14,8 +14,8 @@ from colorclass.builtin import builtin_run_dir
 from colorclass.models import average_state_dicts, build_model, init_from_weights
 from colorclass.photos import colourless, sample_pixels
 from colorclass.photos import read as photo_read
-from colorclass.runs import load_run, load_weights
-from colorclass.train import init_source
+from colorclass.runs.loading import load_run, load_weights
+from colorclass.training.train_run import init_source
 from quantize.kmeans import _count_distinct
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorclass import losses
+import colorclass.training.losses as losses
 
 B, Q, N, H, W = 2, 7, 3, 4, 5
 

@@ -6,7 +6,7 @@ import pytest
 
 import quantize
 from colorclass.color import rgb_u8_to_lab_np
-from colorclass.metrics import (AUC_THRESHOLDS, N_BINS, ErrorHistogram, MetricAccumulator, ab_bin_index,
+from colorclass.evaluation.metrics import (AUC_THRESHOLDS, N_BINS, ErrorHistogram, MetricAccumulator, ab_bin_index,
                                 auc_from_counts, photo_ssim, rebalanced_pixel_weights)
 from colorclass.photos import hasler_susstrunk
 

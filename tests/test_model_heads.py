@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from colorclass.config import ConfigError, load_config
+from colorclass.runs.experiment import ConfigError, load_config
 from colorclass.models import build_model
-from colorclass.runs import model_from_config
+from colorclass.runs.loading import model_from_config
 
 
 def _x(b=2, h=16, w=12):
@@ -82,7 +82,7 @@ def test_config_keys_reach_the_model_and_old_configs_keep_defaults(tmp_path):
 
 def test_stride_two_prediction_path_returns_full_resolution_colour():
     import quantize
-    from colorclass.predict import colorize_batch
+    from colorclass.inference.network import colorize_batch
 
     import numpy as np
 

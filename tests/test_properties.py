@@ -12,8 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 import quantize
 from colorclass.color import rgb_u8_to_lab_np
-from colorclass.decode import decode, recombine_full_resolution
-from colorclass.decode_rules import check_temperature
+from colorclass.decoding.decoders import decode, recombine_full_resolution
+from colorclass.decoding.rules import check_temperature
 
 FAST = settings(max_examples=40, deadline=None)
 colour = st.tuples(*[st.integers(0, 255)] * 3)

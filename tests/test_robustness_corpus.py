@@ -165,7 +165,7 @@ def test_data_and_rank_over_corpus(corpus, tmp_path, capsys):
 
 
 def test_rank_full_disk_leaves_no_partial_file(corpus, tmp_path, monkeypatch, capsys):
-    import colorclass.engine.files as files
+    import colorclass.support.files as files
 
     folder, _, _ = corpus
     real_open = open
@@ -189,7 +189,7 @@ def test_rank_full_disk_leaves_no_partial_file(corpus, tmp_path, monkeypatch, ca
 
 
 def test_fit_bins_full_disk_leaves_no_partial_file(corpus, tmp_path, monkeypatch, capsys):
-    import colorclass.engine.files as files
+    import colorclass.support.files as files
 
     folder, _, _ = corpus
     real_open = open

@@ -13,8 +13,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from colorclass.cli import main
-from colorclass.colorize import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
-from colorclass.runs import RunFolderError, load_run, load_weights
+from colorclass.inference.colorize_files import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
+from colorclass.runs.loading import RunFolderError, load_run, load_weights
 from test_cli import make_photos
 from test_robustness_corpus import BAD_NAME, build_corpus
 
@@ -142,7 +142,7 @@ def test_network_size_is_capped_keeping_the_aspect():
 
 
 def test_extreme_aspect_and_out_of_memory_do_not_end_the_job(tiny, tmp_path, monkeypatch, capsys):
-    import colorclass.colorize as colorize
+    import colorclass.inference.colorize_files as colorize
 
     _, data, run = tiny
     src = tmp_path / "in"

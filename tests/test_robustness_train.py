@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from colorclass.cli import main
-from colorclass.config import load_config
-from colorclass.runs import run_lock
-from colorclass.train import initial_model
+from colorclass.runs.experiment import load_config
+from colorclass.runs.loading import run_lock
+from colorclass.training.train_run import initial_model
 from test_robustness_corpus import build_corpus
 from test_robustness_run import TRAIN_ARGS, build_tiny_run
 

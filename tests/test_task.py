@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorclass import losses
+import colorclass.training.losses as losses
 from colorclass.color import rgb_to_lab
-from colorclass.task import ColorizationTask
+from colorclass.training.colorization_task import ColorizationTask
 
 RED, BLUE, GRAY, BACKGROUND = (217, 61, 54), (67, 114, 222), (119, 119, 119), (198, 198, 198)
 

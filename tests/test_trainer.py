@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from colorclass.config import load_config
-from colorclass.engine import files
+from colorclass.runs.experiment import load_config
+import colorclass.support.files as files
 from colorclass.engine.checkpoint import load_checkpoint
 from colorclass.engine.plots import plot_log
-from colorclass.engine.task import Task
+from colorclass.engine.protocol import Task
 from colorclass.engine.trainer import NonFiniteLossError, Trainer
-from colorclass.train import engine_config_from, write_run_records
+from colorclass.training.train_run import engine_config_from, write_run_records
 
 
 class ToyData(torch.utils.data.Dataset):

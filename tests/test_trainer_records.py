@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from colorclass.config import load_config
+from colorclass.runs.experiment import load_config
 from colorclass.engine.checkpoint import load_checkpoint
 from test_trainer import _weights_equal, config, trainer
 

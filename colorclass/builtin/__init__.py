@@ -26,7 +26,7 @@ DEFAULT_MODEL = "general"
 
 
 def builtin_run_dir(name: str = DEFAULT_MODEL) -> Path:
-    """Folder of built-in model ``name``, loadable with ``colorclass.runs.load_run``."""
+    """Folder of built-in model ``name``, loadable with ``colorclass.runs.loading.load_run``."""
     if name not in BUILTIN_MODELS:
         raise ValueError(f"unknown built-in model {name!r}; available: {', '.join(BUILTIN_MODELS)}")
     path = Path(str(resources.files(__package__).joinpath(name)))

@@ -17,11 +17,11 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from .common import EXIT_USAGE, Parser, UsageError, os_error_line
-from .data_commands import _add_data, _add_fit_bins, _add_rank
-from .model_commands import _add_models
-from .run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
-from .train_commands import _add_demo, _add_plot, _add_summary, _add_train
+from colorclass.cli.common import EXIT_USAGE, Parser, UsageError, os_error_line
+from colorclass.cli.data_commands import _add_data, _add_fit_bins, _add_rank
+from colorclass.cli.model_commands import _add_models
+from colorclass.cli.run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
+from colorclass.cli.train_commands import _add_demo, _add_plot, _add_summary, _add_train
 
 __all__ = ["main", "fit_bins_main", "train_main", "colorize_main", "build_parser", "UsageError", "SUBCOMMANDS"]
 
@@ -42,7 +42,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    from ..config import ConfigError
+    from colorclass.runs.experiment import ConfigError
 
     try:
         args = parser.parse_args(argv)
@@ -69,7 +69,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         print("error: out of memory; use smaller photos, a smaller --size or --batch-size", file=sys.stderr)
         return 1
     except RuntimeError as e:
-        from ..engine.steps import NonFiniteLossError  # torch is loaded by then
+        from colorclass.engine.steps import NonFiniteLossError  # torch is loaded by then
 
         if not isinstance(e, NonFiniteLossError) and "out of memory" not in str(e):
             raise
@@ -81,7 +81,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from colorclass import __version__
 
     parser = Parser(prog="colorclass", description="Classification-based image colourisation toolkit.")
     parser.add_argument("--version", action="version", version=f"colorclass {__version__}")

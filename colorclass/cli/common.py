@@ -33,7 +33,7 @@ class Parser(argparse.ArgumentParser):
 
 def add_device_option(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
     """--device auto|cpu|cuda (auto: CUDA when available)."""
-    from ..engine.config import DEVICE_CHOICES  # torch-free
+    from colorclass.engine.settings import DEVICE_CHOICES  # torch-free
 
     p.add_argument("--device", default=default, choices=DEVICE_CHOICES,
                    help="auto (CUDA when available, else the CPU), cpu or cuda")
@@ -46,7 +46,7 @@ def require_dir(path: str, what: str) -> None:
 
 def shown(path) -> str:
     """A path as printable text (colorclass.photos.read.shown: non-UTF-8 bytes as escapes)."""
-    from ..photos.read import shown as _shown
+    from colorclass.photos.read import shown as _shown
 
     return _shown(path)
 
@@ -118,15 +118,15 @@ def positive_float(text: str) -> float:
 
 
 def network_size(text: str) -> int:
-    """--size: the network's shorter side, 1 .. MAX_LONG_SIDE pixels (colorclass.limits)."""
-    from ..limits import MAX_LONG_SIDE
+    """--size: the network's shorter side, 1 .. MAX_LONG_SIDE pixels (colorclass.support.limits)."""
+    from colorclass.support.limits import MAX_LONG_SIDE
 
     return _number(text, int, f"an integer in 1..{MAX_LONG_SIDE}", lambda v: 0 < v <= MAX_LONG_SIDE)
 
 
 def temperature(text: str) -> float:
-    """--temperature: the one rule of colorclass.decode_rules.check_temperature."""
-    from ..decode_rules import check_temperature
+    """--temperature: the one rule of colorclass.decoding.rules.check_temperature."""
+    from colorclass.decoding.rules import check_temperature
 
     try:
         return check_temperature(text)

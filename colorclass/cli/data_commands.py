@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import BIN_FAMILIES, BIN_SPACES
-from .common import check_output_file, positive_float, positive_int, require_dir
+from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
+from colorclass.cli.common import check_output_file, positive_float, positive_int, require_dir
 
 
 def _add_fit_bins(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _add_fit_bins(p: argparse.ArgumentParser) -> None:
 def _run_fit_bins(a: argparse.Namespace) -> int:
     import quantize
 
-    from ..binning import fit_bins_from_folder
+    from colorclass.binning import fit_bins_from_folder
 
     kwargs = dict(family=a.family, space=a.space, k=a.k, seed=a.seed, preset=a.preset,
                   grid_step=a.grid_step, with_prior=not a.no_prior)
@@ -56,7 +56,7 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 
 
 def _run_data(a: argparse.Namespace) -> int:
-    from ..photos import describe_folder
+    from colorclass.photos import describe_folder
 
     require_dir(a.root, "DIR")
     print(describe_folder(a.root))
@@ -70,7 +70,7 @@ def _add_rank(p: argparse.ArgumentParser) -> None:
 
 
 def _run_rank(a: argparse.Namespace) -> int:
-    from ..photos import SkipReport, rank_folder
+    from colorclass.photos import SkipReport, rank_folder
 
     require_dir(a.root, "DIR")
     check_output_file(a.out, "-o")

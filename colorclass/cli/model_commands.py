@@ -42,7 +42,7 @@ def format_card(card: dict) -> str:
 
 
 def _run_models(a: argparse.Namespace) -> int:
-    from ..builtin import list_models
+    from colorclass.builtin import list_models
 
     cards = list_models()
     print(json.dumps(cards, indent=2) if a.json else "\n\n".join(format_card(c) for c in cards))

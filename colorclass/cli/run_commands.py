@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..decode_rules import DEFAULT_TEMPERATURE, METHODS
-from .common import (UsageError, add_device_option, check_output_dir, network_size, non_negative_float,
-                     non_negative_int, require_dir, temperature)
+from colorclass.decoding.rules import DEFAULT_TEMPERATURE, METHODS
+from colorclass.cli.common import UsageError, add_device_option, check_output_dir, network_size, non_negative_float, non_negative_int, require_dir, temperature
 
 
 def _baseline_list(text: str) -> list[str]:
-    from ..baselines import BASELINES
+    from colorclass.evaluation.baselines import BASELINES
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in BASELINES]
@@ -52,13 +51,13 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
 
 
 def _run_colorize(a: argparse.Namespace) -> int:
-    from ..colorize import colorize_path
+    from colorclass.inference.colorize_files import colorize_path
 
     if not Path(a.input).exists():
         raise UsageError(f"colorize: input {a.input!r} does not exist; pass an image file or a folder")
     run_dir = a.run
     if run_dir is None:
-        from ..builtin import DEFAULT_MODEL, builtin_run_dir
+        from colorclass.builtin import DEFAULT_MODEL, builtin_run_dir
 
         run_dir = builtin_run_dir(a.model or DEFAULT_MODEL)
         print(f"using the built-in model {a.model or DEFAULT_MODEL!r} (`colorclass models` describes it; "
@@ -90,7 +89,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
 
 
 def _run_evaluate(a: argparse.Namespace) -> int:
-    from ..evaluate import evaluate_run
+    from colorclass.evaluation.evaluate import evaluate_run
 
     require_dir(a.data, "DIR")
     require_dir(a.run, "--run RUN_DIR")
@@ -107,7 +106,7 @@ def _temperature_list(text: str) -> list[float]:
 
 
 def _add_calibrate(p: argparse.ArgumentParser) -> None:
-    from ..calibrate import DEFAULT_TEMPERATURES, METRICS
+    from colorclass.evaluation.calibrate import DEFAULT_TEMPERATURES, METRICS
 
     p.add_argument("val_dir", metavar="VAL_DIR", help="held-out photos with true colours (never trained on)")
     p.add_argument("--run", default="runs/demo", metavar="RUN_DIR")
@@ -123,7 +122,7 @@ def _add_calibrate(p: argparse.ArgumentParser) -> None:
 
 
 def _run_calibrate(a: argparse.Namespace) -> int:
-    from ..calibrate import calibrate_run
+    from colorclass.evaluation.calibrate import calibrate_run
 
     require_dir(a.val_dir, "VAL_DIR")
     require_dir(a.run, "--run RUN_DIR")
@@ -143,8 +142,8 @@ def _add_report(p: argparse.ArgumentParser) -> None:
 
 
 def _run_report(a: argparse.Namespace) -> int:
-    from ..report import build_run_report
-    from ..runs import holds_run
+    from colorclass.reports.run_report import build_run_report
+    from colorclass.runs.loading import holds_run
 
     require_dir(a.run_dir, "RUN_DIR")
     for value, what in ((a.data, "--data"), (a.images, "--images")):

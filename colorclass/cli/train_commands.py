@@ -7,9 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import LOSS_NAMES, MODEL_NAMES
-from .common import (UsageError, add_device_option, command_line, non_negative_float, non_negative_int,
-                     positive_float, positive_int, require_dir)
+from colorclass.runs.experiment import LOSS_NAMES, MODEL_NAMES
+from colorclass.cli.common import UsageError, add_device_option, command_line, non_negative_float, non_negative_int, positive_float, positive_int, require_dir
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -50,8 +49,8 @@ _FLAG_TO_KEY = {
 
 
 def _run_train(a: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..train import resume_training, run_training
+    from colorclass.runs.experiment import load_config
+    from colorclass.training.train_run import resume_training, run_training
 
     if a.resume:
         if a.overwrite:
@@ -81,7 +80,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(a: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from colorclass.cli.demo import run_demo
 
     run_demo(a.out, max_minutes=a.max_minutes, seed=a.seed)
     return 0
@@ -93,7 +92,7 @@ def _add_plot(p: argparse.ArgumentParser) -> None:
 
 
 def _run_plot(a: argparse.Namespace) -> int:
-    from ..engine.plots import plot_log
+    from colorclass.engine.plots import plot_log
 
     require_dir(a.run_dir, "RUN_DIR")
     if not (Path(a.run_dir) / "log.csv").is_file():
@@ -113,7 +112,7 @@ def _add_summary(p: argparse.ArgumentParser) -> None:
 
 
 def _run_summary(a: argparse.Namespace) -> int:
-    from ..models import MODELS, build_model, summarize
+    from colorclass.models import MODELS, build_model, summarize
 
     if a.model not in MODELS:
         raise UsageError(f"summary: unknown model {a.model!r}; choose one of {', '.join(sorted(MODELS))}")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .files import atomic_write_text
+from colorclass.support.files import atomic_write_text
 
 __all__ = ["Callback", "EveryN", "CSVLogger", "PlotCallback", "TensorBoardCallback", "ENGINE_COLUMNS",
            "log_columns"]
@@ -185,7 +185,7 @@ class PlotCallback(Callback):
         self.metric_names = metric_names
 
     def _plot(self) -> None:
-        from .plots import plot_log
+        from colorclass.engine.plots import plot_log
 
         if (self.run_dir / "log.csv").is_file():
             plot_log(self.run_dir, metrics=self.metric_names)

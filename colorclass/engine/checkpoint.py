@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .files import atomic_write_bytes
+from colorclass.support.files import atomic_write_bytes
 
 __all__ = ["atomic_write_bytes", "save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
            "capture_rng", "restore_rng", "CheckpointError"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import OptimSettings
+from colorclass.engine.settings import OptimSettings
 
 __all__ = ["build_optimizer", "build_scheduler", "seed_everything", "collate_sum",
            "improved"]

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .files import atomic_path
+from colorclass.support.files import atomic_path
 
 __all__ = ["read_log", "plot_log", "metric_columns"]
 

@@ -11,8 +11,8 @@ import sys
 import threading
 from typing import Any, Sequence
 
-from .checkpoint import capture_rng, restore_rng
-from .optim import seed_everything
+from colorclass.engine.checkpoint import capture_rng, restore_rng
+from colorclass.engine.optim import seed_everything
 
 __all__ = ["capture_state", "apply_state", "summarize", "summary_text", "GracefulInterrupt"]
 

@@ -2,13 +2,13 @@
 
     model + task (loss and metrics) + datasets + EngineConfig -> *Trainer.fit()* -> run folder
 
-The ``task`` implements the :class:`~colorclass.engine.task.Task` protocol (``training_loss``,
+The ``task`` implements the :class:`~colorclass.engine.protocol.Task` protocol (``training_loss``,
 ``validation_stats``, ``finalize_stats``, ``metric_names``). The trainer owns devices (CUDA when
 present, AMP, channels-last, ``torch.compile``), DDP under ``torchrun``, the data order (a
 function of (seed, epoch) only, so resumed runs are exact), schedules, early stopping, time
 budgets, crash-safe checkpoints and callbacks. It writes checkpoint.safetensors,
 model.safetensors, best.safetensors, log.csv and loss.png; run records (config, command,
-versions) and command-line wording belong to the caller (colorclass.train).
+versions) and command-line wording belong to the caller (colorclass.training.train_run).
 
 ``batch_size`` is per process: under DDP the global batch is ``batch_size * world``.
 A run stops cleanly (checkpoint at that iteration, then the summary) on the time budget,
@@ -27,15 +27,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .callbacks import Callback, CSVLogger, PlotCallback, TensorBoardCallback
-from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
-from .config import EngineConfig
-from .distributed import agree, all_reduce_sums, init_distributed
-from .optim import build_optimizer, build_scheduler, collate_sum, improved, seed_everything
-from .state import GracefulInterrupt, apply_state, capture_state, summarize, summary_text
-from .steps import (NonFiniteLossError, amp_dtype, autocast, configure_cuda, make_loader, setup_device,
-                    to_device, train_step, wrap_model)
-from .task import batch_size_of, metric_names_of
+from colorclass.engine.callbacks import Callback, CSVLogger, PlotCallback, TensorBoardCallback
+from colorclass.engine.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
+from colorclass.engine.settings import EngineConfig
+from colorclass.engine.distributed import agree, all_reduce_sums, init_distributed
+from colorclass.engine.optim import build_optimizer, build_scheduler, collate_sum, improved, seed_everything
+from colorclass.engine.state import GracefulInterrupt, apply_state, capture_state, summarize, summary_text
+from colorclass.engine.steps import NonFiniteLossError, amp_dtype, autocast, configure_cuda, make_loader, setup_device, to_device, train_step, wrap_model
+from colorclass.engine.protocol import batch_size_of, metric_names_of
 
 __all__ = ["Trainer", "NonFiniteLossError"]
 

@@ -19,13 +19,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .cnn import ClassicCNN, build_cnn, build_unet
-from .common import (InputSizeError, average_state_dicts, crop_to, nearest_valid_size, pad_to_multiple,
-                     state_dict_differences, unwrap_state_dict)
-from .deep_unet import DeepUNet, build_deep_unet
-from .fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
-from .summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
-from .vgg_dilated import VGGDilated, build_vgg_dilated
+from colorclass.models.cnn import ClassicCNN, build_cnn, build_unet
+from colorclass.models.common import InputSizeError, average_state_dicts, crop_to, nearest_valid_size, pad_to_multiple, state_dict_differences, unwrap_state_dict
+from colorclass.models.deep_unet import DeepUNet, build_deep_unet
+from colorclass.models.fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
+from colorclass.models.summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
+from colorclass.models.vgg_dilated import VGGDilated, build_vgg_dilated
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": build_cnn,

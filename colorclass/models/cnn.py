@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .common import ColorNet
+from colorclass.models.common import ColorNet
 
 
 def _block(c_in: int, c_out: int, k: int, resample: nn.Module | None) -> nn.Sequential:

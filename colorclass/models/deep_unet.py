@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .common import ColorNet
+from colorclass.models.common import ColorNet
 
 
 def _down(c_in: int, c_out: int, k: int, batch_norm: bool) -> nn.Sequential:

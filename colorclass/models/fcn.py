@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .common import BilinearUp2, ColorNet, conv_bn_relu, unwrap_state_dict
+from colorclass.models.common import BilinearUp2, ColorNet, conv_bn_relu, unwrap_state_dict
 
 VGG16_CONVS = (2, 2, 3, 3, 3)
 STAGE_LAYERS = {16: ("score_pool4", "upscore2"), 8: ("score_pool3", "upscore_pool4")}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .common import ColorNet
+from colorclass.models.common import ColorNet
 
 # (channel multiplier, number of convs, dilation, stride of the last conv)
 BLOCKS = ((2, 2, 1, 2), (4, 2, 1, 2), (8, 3, 1, 2), (16, 3, 1, 1),

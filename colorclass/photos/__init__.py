@@ -15,15 +15,15 @@ never fatal: ``load_rgb`` raises ``UnreadableImage`` with a short ``reason`` and
 the reasons in a ``SkipReport``.
 """
 
-from .augment import CropParams, apply_crop, center_crop, sample_crop, working_image
-from .colorfulness import channel_variance, colorfulness_scores, hasler_susstrunk
-from .colourless import COLOURLESS_FRACTION, COLOURLESS_TOL, is_colourless, is_colourless_batch
-from .dataset import ImageFolderDataset
-from .inspect import describe_folder, rank_folder
-from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_for_stats, load_rgb
-from .sample import sample_pixels
-from .scan import FileCheck, SkipReport, check_file, list_images, scan_images, split_files
-from .write import JPEG_QUALITY, save_image
+from colorclass.photos.augment import CropParams, apply_crop, center_crop, sample_crop, working_image
+from colorclass.photos.colorfulness import channel_variance, colorfulness_scores, hasler_susstrunk
+from colorclass.photos.colourless import COLOURLESS_FRACTION, COLOURLESS_TOL, is_colourless, is_colourless_batch
+from colorclass.photos.dataset import ImageFolderDataset
+from colorclass.photos.inspect import describe_folder, rank_folder
+from colorclass.photos.read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_for_stats, load_rgb
+from colorclass.photos.sample import sample_pixels
+from colorclass.photos.scan import FileCheck, SkipReport, check_file, list_images, scan_images, split_files
+from colorclass.photos.write import JPEG_QUALITY, save_image
 
 __all__ = [
     "IMAGE_EXTENSIONS", "GRAY_MODES", "STATS_SIZE", "UnreadableImage", "load_rgb", "load_for_stats",

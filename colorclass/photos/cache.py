@@ -3,7 +3,7 @@
 Pipeline position: photos -> [this: decoded-photo cache] -> dataset crops -> encode targets ->
 network -> loss -> decode -> colour image -> metrics / reports. Layer: used by ``dataset`` (it gets
 the dataset object, duck-typed: ``files``, ``resize``, ``crop_size``, ``_decode(i)``); writes go
-through ``colorclass.engine.files`` (a crash never leaves a half-written cache).
+through ``colorclass.support.files`` (a crash never leaves a half-written cache).
 
 The cache is one plain ``.npy`` array ``(N, H, W, 3) uint8`` (no pickle) plus a ``.json`` sidecar
 listing the files (with modification times and sizes) and the options it was built with; it is
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..engine.files import atomic_path, atomic_write_text
+from colorclass.support.files import atomic_path, atomic_write_text
 
 __all__ = ["open_or_build_cache"]
 

@@ -2,7 +2,7 @@
 
 Pipeline position: [this: photos (which photos carry colour)] -> quantize (fit bins) -> encode
 targets -> network -> loss -> decode -> colour image -> metrics / reports. Used by the folder scan
-(``scan.check_file`` skips such photos as "no colour") and by ``colorclass.task`` (such images are
+(``scan.check_file`` skips such photos as "no colour") and by ``colorclass.training.colorization_task`` (such images are
 masked out of the loss and the metrics). Imports nothing of colorclass.
 
 Rule: a pixel is *coloured* when ``max(R, G, B) - min(R, G, B) > COLOURLESS_TOL`` (8-bit levels);

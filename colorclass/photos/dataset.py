@@ -3,7 +3,7 @@
 Pipeline position: photos -> [this: dataset of colour crops] -> quantize / encode targets -> network
 -> loss -> decode -> colour image -> metrics / reports. Layer: above ``scan`` (with ``augment`` for
 the crop geometry and ``cache`` for decoded photos). The L/ab split and target encoding happen
-later, in ``colorclass/task.py``; this module only yields colour.
+later, in ``colorclass/training/colorization_task.py``; this module only yields colour.
 
 Determinism: the augmentation of item ``i`` is drawn from ``np.random.default_rng([seed, epoch,
 i])``, so an item depends only on (seed, epoch, index) - not on worker count, batch order or
@@ -24,10 +24,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from .augment import apply_crop, center_crop, sample_crop, working_image
-from .cache import open_or_build_cache
-from .read import UnreadableImage, load_rgb
-from .scan import list_images, scan_images
+from colorclass.photos.augment import apply_crop, center_crop, sample_crop, working_image
+from colorclass.photos.cache import open_or_build_cache
+from colorclass.photos.read import UnreadableImage, load_rgb
+from colorclass.photos.scan import list_images, scan_images
 
 __all__ = ["ImageFolderDataset"]
 

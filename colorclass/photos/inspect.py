@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .colorfulness import channel_variance, hasler_susstrunk
-from ..engine.files import atomic_write_text
-from .read import UnreadableImage, load_for_stats, shown
-from .scan import SkipReport, check_file, list_images, scan_images
+from colorclass.photos.colorfulness import channel_variance, hasler_susstrunk
+from colorclass.support.files import atomic_write_text
+from colorclass.photos.read import UnreadableImage, load_for_stats, shown
+from colorclass.photos.scan import SkipReport, check_file, list_images, scan_images
 
 __all__ = ["describe_folder", "rank_folder"]
 
@@ -40,8 +40,8 @@ def _size_lines(files: list[Path]) -> list[str]:
 
 
 def _sample_lines(files: list[Path], *, crop_size: int, n_samples: int, seed: int) -> list[str]:
-    from ..color import lab_to_l_input, rgb_to_lab
-    from .dataset import ImageFolderDataset
+    from colorclass.color import lab_to_l_input, rgb_to_lab
+    from colorclass.photos.dataset import ImageFolderDataset
 
     picks = np.random.default_rng(seed).choice(len(files), size=min(n_samples, len(files)), replace=False)
     ds = ImageFolderDataset([files[i] for i in sorted(picks.tolist())], crop_size=crop_size,

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .scan import FileCheck, decode_and_check, list_images, remember_check, scan_images
+from colorclass.photos.scan import FileCheck, decode_and_check, list_images, remember_check, scan_images
 
 __all__ = ["sample_pixels"]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .colorfulness import hasler_susstrunk
-from .colourless import is_colourless
-from .read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
+from colorclass.photos.colorfulness import hasler_susstrunk
+from colorclass.photos.colourless import is_colourless
+from colorclass.photos.read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
 
 __all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "decode_and_check", "remember_check",
            "scan_images", "split_files"]

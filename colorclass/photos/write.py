@@ -3,7 +3,7 @@
     colour image (H, W, 3) uint8 -> *save_image* -> PNG / JPEG file (atomic: temp file + rename)
 
 A crash, Ctrl-C or a full disk leaves either the previous file or none, never a partial one
-(``colorclass.engine.files.atomic_path``). The format follows the destination's suffix.
+(``colorclass.support.files.atomic_path``). The format follows the destination's suffix.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..engine.files import atomic_path
+from colorclass.support.files import atomic_path
 
 __all__ = ["save_image", "JPEG_QUALITY", "JPEG_SUFFIXES"]
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine.files import atomic_path
-from ..grids import gray_of
+from colorclass.support.files import atomic_path
+from colorclass.evaluation.grids import gray_of
 
 __all__ = ["entropy_map", "top_confusions", "label_stats", "draw_palette_priors", "draw_confusions",
            "draw_entropy", "draw_regions", "draw_triplets", "bin_colours"]
@@ -41,7 +41,7 @@ def top_confusions(confusion: np.ndarray, top: int = 12) -> list[tuple[int, int,
 def bin_colours(bins) -> np.ndarray:
     """(Q, 3) float sRGB in [0, 1] of every bin: its own colour for RGB / Lab bins, else its centre's
     ab at L = 65 (the palette's convention for chroma-only bins)."""
-    from ..color import lab_to_rgb_with_gamut
+    from colorclass.color import lab_to_rgb_with_gamut
 
     space = getattr(bins, "space", "")
     if space == "rgb":
@@ -58,8 +58,8 @@ def bin_colours(bins) -> np.ndarray:
 def label_stats(run, photos: list[np.ndarray], n_show: int = 6) -> dict:
     """Confusion (Q, Q) [target, predicted], target counts (Q,), and for the first ``n_show``
     photos (truth, entropy (h, w), region colours by predicted / target labels) at network scale."""
-    from ..decode import region_average
-    from ..predict import lightness_of, photo_tensor, predict_logits
+    from colorclass.decoding.decoders import region_average
+    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
 
     q = run.bins.n_bins
     encoder = run.bins.encoder(device=str(run.device))

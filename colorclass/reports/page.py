@@ -60,7 +60,7 @@ def _current(ev: dict, run, data: str | None) -> bool:
 
 
 def _evaluation(run, data: str | None, folder: Path) -> str:
-    from ..evaluate import evaluate_run, format_table
+    from colorclass.evaluation.evaluate import evaluate_run, format_table
 
     run_dir, found = Path(run.run_dir), None
     for candidate in (run_dir / "eval.json", folder / "eval.json"):
@@ -74,12 +74,12 @@ def _evaluation(run, data: str | None, folder: Path) -> str:
     if found is None:
         return _note("no evaluation: pass --data DIR (or run `colorclass evaluate --baselines gray,mean`)")
     return (f"<p>{found['n_images']} photos of {html.escape(found['data'])}; AuC, rebalanced AuC, mIoU and "
-            f"pixel accuracy in percent (definitions: colorclass.metrics)</p><pre>"
+            f"pixel accuracy in percent (definitions: colorclass.evaluation.metrics)</p><pre>"
             f"{html.escape(format_table(found['methods']))}</pre>")
 
 
 def _photos(data: str | None, images: str | None, limit: int) -> list[np.ndarray]:
-    from ..photos import list_images, load_rgb, scan_images
+    from colorclass.photos import list_images, load_rgb, scan_images
 
     source = images or data
     if not source:
@@ -89,9 +89,9 @@ def _photos(data: str | None, images: str | None, limit: int) -> list[np.ndarray
 
 
 def _grid(run, photos: list[np.ndarray], folder: Path) -> str:
-    from ..color import GamutWarning
-    from ..predict import colorize_array
-    from .analysis import draw_triplets
+    from colorclass.color import GamutWarning
+    from colorclass.inference.network import colorize_array
+    from colorclass.reports.analysis import draw_triplets
 
     if not photos:
         return _note("no photos: pass --data DIR or --images DIR")
@@ -104,7 +104,7 @@ def _grid(run, photos: list[np.ndarray], folder: Path) -> str:
 
 def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
     """Entropy, confusions, regions and palette sections (classification runs only)."""
-    from . import analysis as an
+    from colorclass.reports import analysis as an
 
     if run.regression:
         why = _note("regression run: no distribution over bins")
@@ -129,7 +129,7 @@ def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
 
 
 def _palette(run, prior, source: str, folder: Path) -> str:
-    from .analysis import draw_palette_priors
+    from colorclass.reports.analysis import draw_palette_priors
 
     if run.bins.prior is not None:
         prior, source = np.asarray(run.bins.prior), "from the bins file (training data)"
@@ -141,15 +141,15 @@ def _palette(run, prior, source: str, folder: Path) -> str:
 def _curves(run_dir: Path) -> str:
     png = run_dir / "loss.png"
     if not png.is_file() and (run_dir / "log.csv").is_file():
-        from ..engine.plots import plot_log
+        from colorclass.engine.plots import plot_log
 
         png = plot_log(run_dir)
     return _img(png, "loss and metric curves")
 
 
 def _activations(run_dir: Path, image: str | None, data: str | None) -> str:
-    from ..activations import save_activation_grid
-    from ..photos import list_images, scan_images
+    from colorclass.reports.activations import save_activation_grid
+    from colorclass.photos import list_images, scan_images
 
     if not image and data:
         files = scan_images(list_images(data), progress=False)[0]
@@ -170,8 +170,8 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, d
                      activations: str | Path | None = None,
                      extra_sections: Sequence[tuple[str, Path]] = ()) -> Path:
     """Write ``RUN_DIR/report.html`` (images embedded) and its PNGs under ``RUN_DIR/report/``."""
-    from ..engine.files import atomic_write_text
-    from ..runs import load_run
+    from colorclass.support.files import atomic_write_text
+    from colorclass.runs.loading import load_run
 
     run_dir = Path(run_dir)
     folder = run_dir / "report"

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from .config import ExperimentConfig, config_to_toml, load_config
-from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
-from .engine.device import resolve_device
-from .engine.files import atomic_write_text
+from colorclass.runs.experiment import ExperimentConfig, config_to_toml, load_config
+from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
+from colorclass.support.devices import resolve_device
+from colorclass.support.files import atomic_write_text
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
            "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path",
@@ -138,7 +138,7 @@ def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = ""
                       device: torch.device | str = "cpu", world: int = 1) -> None:
     """config.toml, command.txt (one line per session) and meta.json (versions, device; a
     resumed run keeps the first session's record and lists the resumptions)."""
-    from . import __version__
+    from colorclass import __version__
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
@@ -159,7 +159,7 @@ def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = ""
 
 def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
     """The network of ``cfg.model`` with Q = ``n_bins`` outputs (2 for the MSE baseline)."""
-    from .models import build_model
+    from colorclass.models import build_model
 
     m = cfg.model
     extra = {"depth": m.depth} if m.depth else {}
@@ -210,7 +210,7 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
     Output-layer mismatches name the bins ("bins.npz has 8 bins but the weights expect 24");
     missing/unexpected tensors or other shapes say the weights are of another architecture.
     """
-    from .models import state_dict_differences
+    from colorclass.models import state_dict_differences
     missing, unexpected, wrong = state_dict_differences(state, model.state_dict())
     if missing or unexpected:
         raise RunFolderError(f"{source} are for another architecture: {len(missing)} tensors missing "
@@ -249,7 +249,7 @@ def _require_files(run_dir: Path) -> None:
 
 def read_calibration(run_dir: str | Path) -> dict | None:
     """RUN/calibration.json ({"method", "temperature", "metric", "data", ...}) or None."""
-    from .decode_rules import METHODS, check_temperature
+    from colorclass.decoding.rules import METHODS, check_temperature
 
     path = Path(run_dir) / CALIBRATION_FILE
     if not path.is_file():

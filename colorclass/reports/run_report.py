@@ -16,10 +16,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
-from .engine.callbacks import Callback
-from .engine.files import atomic_write_bytes
-from .grids import gray_of, save_columns_grid
+from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
+from colorclass.engine.callbacks import Callback
+from colorclass.support.files import atomic_write_bytes
+from colorclass.evaluation.grids import gray_of, save_columns_grid
 
 __all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report"]
 
@@ -84,6 +84,6 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, d
                      activations: str | Path | None = None,
                      extra_sections: Sequence[tuple[str, Path]] = ()) -> Path:
     """Write ``RUN_DIR/report.html``; see :func:`colorclass.reports.page.build_run_report`."""
-    from .reports.page import build_run_report as build
+    from colorclass.reports.page import build_run_report as build
 
     return build(run_dir, images=images, data=data, activations=activations, extra_sections=extra_sections)

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import torch
 
-from .config import ExperimentConfig, load_config
-from .engine.config import EngineConfig, OptimSettings
-from .baselines import DATA_STATS_FILE
-from .engine.device import resolve_device
-from .runs import (CALIBRATION_FILE, RUN_FILES, RunFolderError, check_can_start, check_weights, load_weights,
-                   model_from_config, run_lock, write_run_records)
+from colorclass.runs.experiment import ExperimentConfig, load_config
+from colorclass.engine.settings import EngineConfig, OptimSettings
+from colorclass.evaluation.baselines import DATA_STATS_FILE
+from colorclass.support.devices import resolve_device
+from colorclass.runs.loading import CALIBRATION_FILE, RUN_FILES, RunFolderError, check_can_start, check_weights, load_weights, model_from_config, run_lock, write_run_records
 
 __all__ = ["run_training", "resume_training", "build_experiment", "engine_config_from", "resume_hint",
            "initial_model", "check_early_stop_metric", "FINISHED_STOPS"]
@@ -46,7 +45,7 @@ def resume_hint(run_dir: str | Path) -> str:
 def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = False):
     import quantize
 
-    from .binning import fit_bins_from_folder, save_bins
+    from colorclass.binning import fit_bins_from_folder, save_bins
 
     target = run_dir / "bins.npz"
     if resume and target.is_file():  # a resumed run keeps its bins (checked in _check_resume)
@@ -69,7 +68,7 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = Fa
 
 
 def _datasets(cfg: ExperimentConfig):
-    from .photos import ImageFolderDataset, SkipReport, list_images, scan_images, split_files
+    from colorclass.photos import ImageFolderDataset, SkipReport, list_images, scan_images, split_files
 
     d = cfg.data
     folders = SkipReport()   # symlink loops, unreadable folders
@@ -98,7 +97,7 @@ def _datasets(cfg: ExperimentConfig):
 
 def check_early_stop_metric(cfg: ExperimentConfig) -> None:
     """train.early_stop_metric must be one the task reports (checked before any work)."""
-    from .task import ColorizationTask
+    from colorclass.training.colorization_task import ColorizationTask
 
     names = ["val_loss", "train_loss", "ab_rmse"]
     if cfg.loss.name != "mse":
@@ -111,7 +110,7 @@ def check_early_stop_metric(cfg: ExperimentConfig) -> None:
 def init_source(init_from: str) -> str | Path:
     """``model.init_from`` as a path: ``builtin:NAME`` is the installed built-in model NAME."""
     if init_from.startswith("builtin:"):
-        from .builtin import builtin_run_dir
+        from colorclass.builtin import builtin_run_dir
         return builtin_run_dir(init_from.removeprefix("builtin:") or "general")
     return init_from
 
@@ -124,8 +123,8 @@ def initial_model(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
 
 def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device, *, resume: bool = False):
     """Bins, datasets, model and task for one config (no training)."""
-    from .models import init_from_weights
-    from .task import ColorizationTask
+    from colorclass.models import init_from_weights
+    from colorclass.training.colorization_task import ColorizationTask
 
     bins = _load_or_fit_bins(cfg, run_dir, resume=resume)
     train_set, val_set = _datasets(cfg)
@@ -156,7 +155,7 @@ def with_loaded_bins(cfg: ExperimentConfig, bins) -> ExperimentConfig:
 def _record_data_stats(run_dir: Path, train_set, source: str) -> None:
     """RUN/data_stats.json: the training photos' mean ab (a sample of them), for evaluate's
     ``mean`` baseline; kept as it is when a resumed run already has one."""
-    from .baselines import DATA_STATS_FILE, write_data_stats
+    from colorclass.evaluation.baselines import DATA_STATS_FILE, write_data_stats
 
     if not (run_dir / DATA_STATS_FILE).is_file():
         write_data_stats(run_dir, train_set.files, source)
@@ -168,8 +167,8 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
 
     ``overwrite`` replaces a run already in the folder (its run files are removed first).
     """
-    from .engine.trainer import Trainer
-    from .report import SampleGridCallback, build_run_report
+    from colorclass.engine.trainer import Trainer
+    from colorclass.reports.run_report import SampleGridCallback, build_run_report
 
     run_dir = Path(cfg.out)
     check_can_start(run_dir, resume=resume, overwrite=overwrite)
@@ -224,7 +223,7 @@ def _check_resume(cfg: ExperimentConfig, run_dir: Path) -> None:
     import numpy as np
     import quantize
 
-    from .engine.checkpoint import load_checkpoint
+    from colorclass.engine.checkpoint import load_checkpoint
 
     target = run_dir / "bins.npz"
     if not target.is_file():

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .engine.config import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
-from .decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
+from colorclass.engine.settings import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
+from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
            "OptimConfig", "TrainConfig", "DecodeConfig", "load_config", "config_to_toml",
@@ -78,12 +78,12 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class OptimConfig(OptimSettings):
-    """[optim]: the engine's optimiser settings (fields and defaults in colorclass.engine.config)."""
+    """[optim]: the engine's optimiser settings (fields and defaults in colorclass.engine.settings)."""
 
 
 @dataclass(frozen=True)
 class TrainConfig(LoopSettings):
-    """[train]: the engine's loop settings (fields and defaults in colorclass.engine.config)."""
+    """[train]: the engine's loop settings (fields and defaults in colorclass.engine.settings)."""
 
 
 @dataclass(frozen=True)

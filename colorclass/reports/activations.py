@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .engine.files import atomic_path
+from colorclass.support.files import atomic_path
 
 __all__ = ["default_layers", "record_activations", "save_activation_grid"]
 
@@ -77,10 +77,10 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
     """Draw the activations of the run's network on one photo into ``out_png``."""
     from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
-    from .photos import load_rgb
-    from .models import pad_to_multiple
-    from .predict import lightness_of, photo_tensor, predict_logits
-    from .runs import load_run
+    from colorclass.photos import load_rgb
+    from colorclass.models import pad_to_multiple
+    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
+    from colorclass.runs.loading import load_run
 
     run = load_run(run_dir, device="cpu")
     rgb_u8 = load_rgb(image_path)
@@ -120,7 +120,7 @@ def _prediction_row(axes, run, rgb_u8: np.ndarray, output: Tensor, size: int | N
     """Last row: truth, colourised, argmax bin colours, confidence, region averages."""
     import warnings
 
-    from .predict import colorize_array
+    from colorclass.inference.network import colorize_array
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -138,8 +138,8 @@ def _label_panels(run, rgb_u8: np.ndarray, output: Tensor) -> list[tuple[np.ndar
     predicted and of the target labels (what the labels mean for this photo)."""
     import torch.nn.functional as F
 
-    from .color import lab_to_rgb_with_gamut
-    from .decode import region_average
+    from colorclass.color import lab_to_rgb_with_gamut
+    from colorclass.decoding.decoders import region_average
 
     probs = output.float().softmax(1)
     conf, label = probs.max(1)                                                      # (1, h, w)

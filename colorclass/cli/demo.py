@@ -76,7 +76,7 @@ def export_embedded_photos(folder: str | Path, *, held_out=HELD_OUT) -> tuple[Pa
 
 def demo_config(out: Path, train: Path, held: Path, *, max_minutes: float, seed: int):
     """The demo's experiment: U-Net, 24 k-means RGB bins, cross-entropy, 64x64 crops."""
-    from .config import load_config
+    from colorclass.runs.experiment import load_config
 
     return load_config(None, [
         "name=demo", f"out={out}", f"data.train={train}", f"data.val={held}",
@@ -92,11 +92,11 @@ def _builtin_colours(held: Path) -> dict[str, "np.ndarray"]:
     """The held-out photos colourised by the built-in model (seconds), by file stem."""
     import warnings
 
-    from .builtin import builtin_run_dir
-    from .color import GamutWarning
-    from .photos import load_rgb
-    from .predict import colorize_array
-    from .runs import load_run
+    from colorclass.builtin import builtin_run_dir
+    from colorclass.color import GamutWarning
+    from colorclass.photos import load_rgb
+    from colorclass.inference.network import colorize_array
+    from colorclass.runs.loading import load_run
 
     run = load_run(builtin_run_dir(), device="cpu")
     with warnings.catch_warnings():
@@ -106,8 +106,8 @@ def _builtin_colours(held: Path) -> dict[str, "np.ndarray"]:
 
 def _held_out_grid(out: Path, held: Path, builtin: dict, written: list[Path]) -> Path:
     """gray | built-in | demo-trained | truth for every held-out photo."""
-    from .photos import load_rgb
-    from .report import gray_of, save_columns_grid
+    from colorclass.photos import load_rgb
+    from colorclass.reports.run_report import gray_of, save_columns_grid
 
     rows = []
     for p in written:
@@ -119,12 +119,12 @@ def _held_out_grid(out: Path, held: Path, builtin: dict, written: list[Path]) ->
 
 def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: int = 0) -> Path:
     """Run the demo end to end; returns the path of report.html."""
-    from .binning import fit_bins_from_folder
-    from .builtin import builtin_run_dir
-    from .colorize import colorize_path
-    from .evaluate import evaluate_run
-    from .report import build_run_report
-    from .train import run_training
+    from colorclass.binning import fit_bins_from_folder
+    from colorclass.builtin import builtin_run_dir
+    from colorclass.inference.colorize_files import colorize_path
+    from colorclass.evaluation.evaluate import evaluate_run
+    from colorclass.reports.run_report import build_run_report
+    from colorclass.training.train_run import run_training
 
     start = time.time()
     out = Path(out)

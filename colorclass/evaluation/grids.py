@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .engine.files import atomic_path
+from colorclass.support.files import atomic_path
 
 __all__ = ["GRID_MAX_ROWS", "GRID_MAX_ASPECT", "gray_of", "save_columns_grid"]
 
@@ -25,7 +25,7 @@ GRID_MAX_ASPECT = 4.0   # ... each cell between 1:4 and 4:1, so a 4000x10 photo 
 
 def gray_of(rgb_u8: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 showing only the Lab lightness (what the network sees)."""
-    from .color import lab_to_rgb_with_gamut, rgb_to_lab
+    from colorclass.color import lab_to_rgb_with_gamut, rgb_to_lab
 
     lab = rgb_to_lab(torch.from_numpy(rgb_u8).float().div(255), dim=-1)
     lab[..., 1:] = 0

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass.color import GamutWarning, hcl_to_rgb, rgb_to_lab
-from colorclass.decode_rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
+from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 
 __all__ = [
     "METHODS", "DEFAULT_METHOD", "DEFAULT_TEMPERATURE", "check_temperature",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import MetricAccumulator
+from colorclass.evaluation.metrics import MetricAccumulator
 
 __all__ = ["DEFAULT_TEMPERATURES", "METRICS", "HIGHER_IS_BETTER", "sweep_settings", "sweep",
            "choose_setting", "calibrate_run", "plot_sweep"]
@@ -27,7 +27,7 @@ METRICS = HIGHER_IS_BETTER + ("ab_rmse", "colorfulness_gap")
 
 def sweep_settings(temperatures=DEFAULT_TEMPERATURES) -> list[tuple[str, float, float]]:
     """(method, temperature, x position on the plot): mode at x = 0, annealed at x = T, mean at x = 1."""
-    from .decode_rules import DEFAULT_TEMPERATURE, check_temperature
+    from colorclass.decoding.rules import DEFAULT_TEMPERATURE, check_temperature
 
     ts = sorted({check_temperature(t) for t in temperatures})
     return ([("mode", DEFAULT_TEMPERATURE, 0.0)] + [("annealed", t, t) for t in ts]
@@ -38,9 +38,9 @@ def sweep(pairs, bins, settings) -> list[dict]:
     """Metrics of every decoding setting. ``pairs``: iterable of (predict.Prediction of one photo,
     its truth (H, W, 3) uint8); the network runs once per photo, only decoding is repeated.
     Returns one row per setting: {method, temperature, x, ...metrics.MetricAccumulator keys}."""
-    from .color import GamutWarning
-    from .decode import recombine_full_resolution
-    from .predict import decode_output, to_uint8
+    from colorclass.color import GamutWarning
+    from colorclass.decoding.decoders import recombine_full_resolution
+    from colorclass.inference.network import decode_output, to_uint8
 
     accs = [MetricAccumulator() for _ in settings]
     for pred, truth in pairs:
@@ -78,7 +78,7 @@ def plot_sweep(rows: list[dict], chosen: dict, metric: str, out_png: str | Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .engine.files import atomic_path
+    from colorclass.support.files import atomic_path
 
     fig, axes = plt.subplots(2, 4, figsize=(13, 5.6))
     xs = [r["x"] for r in rows]
@@ -99,7 +99,7 @@ def plot_sweep(rows: list[dict], chosen: dict, metric: str, out_png: str | Path)
 
 def _trained_on(run) -> set[Path]:
     """Resolved paths of the photos the run was trained on (as train.py's runner chose them)."""
-    from .photos import list_images, scan_images, split_files
+    from colorclass.photos import list_images, scan_images, split_files
 
     d = run.config.data
     if not d.train or not Path(d.train).is_dir():
@@ -112,7 +112,7 @@ def _trained_on(run) -> set[Path]:
 
 
 def _format_rows(rows: list[dict], chosen: dict) -> str:
-    from .evaluate import format_table
+    from colorclass.evaluation.evaluate import format_table
 
     named = [{**r, "name": (r["method"] if r["method"] != "annealed" else f"annealed T={r['temperature']:g}")
               + ("  <- chosen" if r is chosen else "")} for r in rows]
@@ -125,10 +125,10 @@ def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "au
     """Sweep the decoding settings on ``val_dir``, store the best in RUN/calibration.json, plot it."""
     from tqdm import tqdm
 
-    from .engine.files import atomic_write_text
-    from .photos import list_images, load_rgb, scan_images
-    from .predict import lightness_of, photo_tensor, predict_logits
-    from .runs import CALIBRATION_FILE, load_run
+    from colorclass.support.files import atomic_write_text
+    from colorclass.photos import list_images, load_rgb, scan_images
+    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
+    from colorclass.runs.loading import CALIBRATION_FILE, load_run
 
     if metric not in METRICS:
         raise ValueError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")

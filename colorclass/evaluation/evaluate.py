@@ -15,7 +15,7 @@ JSON keys (a contract; later versions add keys, never rename). Top level = the r
     clipped_fraction   fraction of pixels clipped to the sRGB gamut
     methods        list of {name, kind: run | compare | baseline, ...the same metric keys}
     run, data
-Exact definitions: colorclass.metrics. The printed table shows AuC, rebalanced AuC and mIoU in
+Exact definitions: colorclass.evaluation.metrics. The printed table shows AuC, rebalanced AuC and mIoU in
 percent; the JSON keeps fractions in [0, 1].
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .metrics import AUC_THRESHOLDS, MetricAccumulator
+from colorclass.evaluation.metrics import AUC_THRESHOLDS, MetricAccumulator
 
 __all__ = ["evaluate_run", "check_output_file", "format_table", "markdown_table", "AUC_THRESHOLDS"]
 
@@ -71,7 +71,7 @@ class _RunMethod:
         self.acc, self.hits, self.labels = MetricAccumulator(), 0, 0
 
     def add(self, truth: np.ndarray) -> None:
-        from .predict import colorize_batch, photo_tensor, to_uint8
+        from colorclass.inference.network import colorize_batch, photo_tensor, to_uint8
 
         r = self.run
         rgb, n_clipped, p = colorize_batch(r.model, photo_tensor(truth, r.device), r.bins, regression=r.regression,
@@ -98,7 +98,7 @@ class _BaselineMethod:
         self.name, self.ab, self.source, self.acc = name, np.asarray(ab, dtype=np.float64), source, MetricAccumulator()
 
     def add(self, truth: np.ndarray) -> None:
-        from .baselines import baseline_prediction
+        from colorclass.evaluation.baselines import baseline_prediction
 
         pred, n_clipped = baseline_prediction(truth, self.ab)
         self.acc.add(pred, truth, n_clipped)
@@ -111,7 +111,7 @@ class _BaselineMethod:
 
 
 def _baselines(run, names: list[str]) -> list[_BaselineMethod]:
-    from .baselines import BASELINES, run_mean_ab
+    from colorclass.evaluation.baselines import BASELINES, run_mean_ab
 
     out = []
     for name in names:
@@ -169,11 +169,11 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     """Colourise every photo of ``data`` with the run, each ``compare`` run and each baseline;
     write the metrics JSON (default RUN/eval.json) and print the table. ``grid``: also draw the
     first ``grid_photos`` photos as gray | every method | truth (a PNG or JPEG)."""
-    from .color import GamutWarning
-    from .engine.files import atomic_write_text
-    from .photos import list_images, load_rgb, scan_images
-    from .grids import gray_of, save_columns_grid
-    from .runs import load_run
+    from colorclass.color import GamutWarning
+    from colorclass.support.files import atomic_write_text
+    from colorclass.photos import list_images, load_rgb, scan_images
+    from colorclass.evaluation.grids import gray_of, save_columns_grid
+    from colorclass.runs.loading import load_run
 
     check_output_file(out, "-o")
     check_output_file(markdown, "--markdown")

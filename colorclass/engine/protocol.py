@@ -4,7 +4,7 @@
 
 The engine never looks inside a batch or a prediction: the task turns a batch (whatever
 the dataset and collate function yield, already moved to the device) into a loss and
-validation sums. ``colorclass.task.ColorizationTask`` is the colour implementation.
+validation sums. ``colorclass.training.colorization_task.ColorizationTask`` is the colour implementation.
 
 Optional extra: ``task.batch_size_of(batch) -> int`` (samples in a batch, for images/s and the
 global mean loss); without it the engine takes the length of the first tensor of the batch.

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from colorclass import losses
+import colorclass.training.losses as losses
 from colorclass.color import lab_to_l_input, rgb_to_lab
-from colorclass.decode import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
+from colorclass.decoding.decoders import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
 from colorclass.photos.colourless import is_colourless_batch as colourless_images
-from colorclass.predict import colorize_batch, decode_output, forward_padded, predict_logits
+from colorclass.inference.network import colorize_batch, decode_output, forward_padded, predict_logits
 
 __all__ = ["ColorizationTask", "LOSSES", "colourless_images", "REGRESSION_SCALE"]
 
@@ -49,7 +49,7 @@ class ColorizationTask:
     ``method`` / ``temperature``: the run's decoding rule, used for the validation ab error.
     """
 
-    metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.task.Task)
+    metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.protocol.Task)
 
     def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
@@ -214,7 +214,7 @@ class ColorizationTask:
     def predict_ab(self, model, l_input: Tensor, *, method: str | None = None,
                    temperature: float | None = None) -> Tensor:
         """l_input (B, 1, H, W) in [-1, 1] -> ab (B, 2, ceil(H / s), ceil(W / s)), s = output_stride
-        (the one prediction path of ``colorclass.predict``; decoding defaults to the task's)."""
+        (the one prediction path of ``colorclass.inference.network``; decoding defaults to the task's)."""
         pred = predict_logits(model, (l_input.to(self.device).float() + 1.0) * 50.0, stride=self.output_stride)
         return decode_output(pred.output, self.bins, regression=self.loss == "mse",
                              method=method or self.method,

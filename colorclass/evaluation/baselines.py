@@ -26,8 +26,8 @@ def mean_ab_of_files(files, max_photos: int = STATS_SAMPLE) -> tuple[np.ndarray,
 
     Returns (mean_ab (2,) float64, n_pixels, n_photos). Unreadable files are skipped.
     """
-    from .color import rgb_u8_to_lab_np
-    from .photos import UnreadableImage, load_rgb
+    from colorclass.color import rgb_u8_to_lab_np
+    from colorclass.photos import UnreadableImage, load_rgb
 
     files = list(files)
     if max_photos and len(files) > max_photos:
@@ -48,7 +48,7 @@ def mean_ab_of_files(files, max_photos: int = STATS_SAMPLE) -> tuple[np.ndarray,
 
 def write_data_stats(run_dir: str | Path, files, source: str, max_photos: int = STATS_SAMPLE) -> dict:
     """Record the training data's mean ab in ``RUN/data_stats.json`` (atomic) and return it."""
-    from .engine.files import atomic_write_text
+    from colorclass.support.files import atomic_write_text
 
     files = list(files)
     mean, n_pix, n_photos = mean_ab_of_files(files, max_photos)
@@ -64,7 +64,7 @@ def run_mean_ab(run) -> tuple[np.ndarray | None, str]:
 
     Reads RUN/data_stats.json; for older runs computes it from the config's data.train folder.
     """
-    from .photos import list_images, scan_images
+    from colorclass.photos import list_images, scan_images
 
     stats_path = Path(run.run_dir) / DATA_STATS_FILE if run.run_dir else None
     if stats_path is not None and stats_path.is_file():
@@ -84,8 +84,8 @@ def baseline_prediction(truth_u8: np.ndarray, ab: np.ndarray) -> tuple[np.ndarra
     (``decode.recombine_full_resolution``). Returns ((H, W, 3) uint8, n_clipped)."""
     import torch
 
-    from .decode import recombine_full_resolution
-    from .predict import lightness_of, photo_tensor, to_uint8
+    from colorclass.decoding.decoders import recombine_full_resolution
+    from colorclass.inference.network import lightness_of, photo_tensor, to_uint8
 
     l_full = lightness_of(photo_tensor(truth_u8))
     ab_t = torch.as_tensor(np.asarray(ab, dtype=np.float32)).reshape(1, 2, 1, 1)

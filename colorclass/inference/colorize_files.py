@@ -20,10 +20,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .photos.write import JPEG_SUFFIXES, save_image
-from .limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size  # noqa: F401 (API)
-from .predict import colorize_array
-from .runs import load_run
+from colorclass.photos.write import JPEG_SUFFIXES, save_image
+from colorclass.support.limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size  # noqa: F401 (API)
+from colorclass.inference.network import colorize_array
+from colorclass.runs.loading import load_run
 
 __all__ = ["colorize_path", "plan_outputs", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS",
            "FORMATS", "ColorizeError"]
@@ -45,7 +45,7 @@ def _output_suffix(src: Path, fmt: str) -> str:
 def _inputs(path: Path, out_dir: Path, skipped) -> tuple[list[Path], Path]:
     """(photo files, the root their output paths are relative to); outputs under the input tree
     (a previous run's colour photos) are not inputs."""
-    from .photos import list_images
+    from colorclass.photos import list_images
 
     if path.is_file():
         return [path], path.parent
@@ -87,8 +87,8 @@ def plan_outputs(files: list[Path], root: Path, out_dir: Path, *, fmt: str = "au
 
 def _colorize_one(f: Path, run, *, method: str, temperature: float, size: int | None):
     """(colour photo uint8, clipped pixels) or raise UnreadableImage / MemoryError / RuntimeError."""
-    from .color import GamutWarning
-    from .photos import load_rgb
+    from colorclass.color import GamutWarning
+    from colorclass.photos import load_rgb
 
     rgb = load_rgb(f)
     with warnings.catch_warnings():  # clipping is counted and reported once, by the caller
@@ -106,8 +106,8 @@ def colorize_path(input_path: str | Path, out_dir: str | Path, *, run_dir: str |
     otherwise; "png" / "jpg" force one. Unreadable files and files that run out of memory are
     skipped and counted; the job never stops on one bad photo. Returns the written paths.
     """
-    from .photos import SkipReport, UnreadableImage
-    from .photos.read import shown
+    from colorclass.photos import SkipReport, UnreadableImage
+    from colorclass.photos.read import shown
 
     input_path, out_dir = Path(input_path), Path(out_dir)
     if input_path.is_dir() and out_dir.resolve() == input_path.resolve():

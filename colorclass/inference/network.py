@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
-from .limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
-from .decode import decode, recombine_full_resolution
+from colorclass.color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
+from colorclass.support.limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
+from colorclass.decoding.decoders import decode, recombine_full_resolution
 
 __all__ = ["Prediction", "network_size", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "lightness_of", "forward_padded", "predict_logits",
            "decode_output", "colorize_batch", "output_stride", "colorize_array", "to_uint8", "photo_tensor"]
@@ -70,7 +70,7 @@ def output_stride(model: torch.nn.Module, stride: int | None = None) -> int:
 def forward_padded(model: torch.nn.Module, l_input: Tensor, *, stride: int | None = None) -> Tensor:
     """Run ``model`` on ``l_input: (B, 1, H, W)`` padded to its ``input_multiple``; the output is
     cropped to (ceil(H / s), ceil(W / s)), s = ``output_stride(model, stride)``, and cast to float32."""
-    from .models import crop_to, pad_to_multiple
+    from colorclass.models import crop_to, pad_to_multiple
 
     height, width = l_input.shape[-2:]
     padded, _ = pad_to_multiple(l_input, int(getattr(model, "input_multiple", 1)))

@@ -1,6 +1,6 @@
 """The engine's own settings: what the training loop needs, and nothing about experiments.
 
-    experiment config (colorclass.config) -> runner (colorclass.train.engine_config_from)
+    experiment config (colorclass.runs.experiment) -> runner (colorclass.training.train_run.engine_config_from)
         -> *EngineConfig* -> Trainer
 
 Frozen dataclasses, torch-free. The experiment config reuses them for its ``[train]``
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DEVICE_CHOICES", "EngineConfig", "LoopSettings", "OptimSettings"]
+from colorclass.support.devices import DEVICE_CHOICES  # torch-free; the one list of devices
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")  # validated by engine.device.resolve_device
+__all__ = ["DEVICE_CHOICES", "EngineConfig", "LoopSettings", "OptimSettings"]
 
 
 @dataclass(frozen=True)

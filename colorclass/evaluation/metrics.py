@@ -55,7 +55,7 @@ def ab_bin_index(ab: np.ndarray) -> np.ndarray:
 
 def ab_error(pred_u8: np.ndarray, truth_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 sRGB pair -> (e (N,), ab_pred (N, 2), ab_true (N, 2)), float64 Lab units."""
-    from .color import rgb_u8_to_lab_np
+    from colorclass.color import rgb_u8_to_lab_np
 
     if pred_u8.shape != truth_u8.shape:
         raise ValueError(f"prediction {pred_u8.shape} and truth {truth_u8.shape} differ in size")
@@ -143,7 +143,7 @@ class MetricAccumulator:
 
     def add(self, pred_u8: np.ndarray, truth_u8: np.ndarray, n_clipped: int = 0) -> None:
         """One photo: prediction and truth (H, W, 3) uint8 sRGB; n_clipped pixels out of gamut."""
-        from .photos import hasler_susstrunk
+        from colorclass.photos import hasler_susstrunk
 
         err, ab_p, ab_t = ab_error(pred_u8, truth_u8)
         true_bins, pred_bins = ab_bin_index(ab_t), ab_bin_index(ab_p)

@@ -1,0 +1,2 @@
+"""Evaluation: metrics (shared with training-time validation), baselines, evaluate,
+calibrate and picture grids."""

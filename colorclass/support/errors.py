@@ -1,0 +1,24 @@
+"""The error family for a user's mistakes: the one thing the command line turns into one line.
+
+    library code raises ColorclassError (or a subclass) naming the value and the fix
+        -> cli.common.run_command: one line on stderr, exit 2
+
+Anything else that escapes is a bug: the command line says so (exit 1, traceback with ``-v``).
+Subclasses say which door the mistake came through; all of them are user errors.
+"""
+from __future__ import annotations
+
+__all__ = ["ColorclassError", "UsageError", "InputFileError"]
+
+
+class ColorclassError(ValueError):
+    """A user's mistake (a bad value, a missing or malformed file the user named): the message
+    names the value and the fix. Subclasses ValueError so library callers may catch either."""
+
+
+class UsageError(ColorclassError):
+    """A command-line value or option combination that cannot work."""
+
+
+class InputFileError(ColorclassError):
+    """A file the user gave (run folder, bins, calibration, JSON) is missing, too large or malformed."""
