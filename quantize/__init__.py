@@ -8,13 +8,13 @@ Pipeline: photos -> **quantize (fit bins) -> encode targets** -> network -> loss
     labels = bins.encoder().hard(rgb_u8)                    # (B, H, W) int64
     weights = quantize.rebalance_weights(bins.prior, lam=0.5)
 """
-from .bins import FAMILIES, Bins, BinsFileError, load_bins
-from .encoder import Encoder
-from .grid import ABGridBins, zhang313_centers
-from .huechroma import GMMBins, HueChromaGridBins
-from .kmeans import KMeansBins
-from .prior import bin_counts, compute_prior, prior_from_counts, rebalance_weights
-from .fit import fit_bins, format_summary, make_bins
+from quantize.bins import FAMILIES, Bins, BinsFileError, load_bins
+from quantize.encoder import Encoder
+from quantize.grid import ABGridBins, zhang313_centers
+from quantize.huechroma import GMMBins, HueChromaGridBins
+from quantize.kmeans import KMeansBins
+from quantize.prior import bin_counts, compute_prior, prior_from_counts, rebalance_weights
+from quantize.fit import fit_bins, format_summary, make_bins
 
 __all__ = [
     "Bins", "BinsFileError", "Encoder", "FAMILIES", "KMeansBins", "GMMBins", "HueChromaGridBins", "ABGridBins",

@@ -22,7 +22,7 @@ from typing import Callable, ClassVar
 
 import numpy as np
 
-from .features import check_pixels_u8, check_rgb01, gaussian_weights
+from quantize.features import check_pixels_u8, check_rgb01, gaussian_weights
 
 FORMAT_NAME = "colorclass-bins"
 FORMAT_VERSION = 1
@@ -130,7 +130,7 @@ class Bins:
     def encoder(self, *, device: str = "cpu", n: int = 5, sigma: float = 5.0, bits: int | None = None,
                 hard_bits: int | None = None):
         """Fast lookup-table encoder (:class:`quantize.encoder.Encoder`) for uint8 images."""
-        from .encoder import Encoder
+        from quantize.encoder import Encoder
         return Encoder(self, device=device, n=n, sigma=sigma, soft_bits=bits, hard_bits=hard_bits)
 
     def to_npz_bytes(self) -> bytes:
@@ -169,7 +169,7 @@ class Bins:
         write(path, self.to_npz_bytes())
         write(path.with_suffix(".json"), self.meta_json().encode("utf-8"))
         if palette:
-            from .palette import palette_png_bytes
+            from quantize.palette import palette_png_bytes
             write(path.with_suffix(".png"), palette_png_bytes(self))
         return path
 

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from .bins import FAMILIES, Bins
-from .grid import PRESETS
-from .prior import bin_counts, prior_from_counts
+from quantize.bins import FAMILIES, Bins
+from quantize.grid import PRESETS
+from quantize.prior import bin_counts, prior_from_counts
 
 DEFAULT_SPACE = {"kmeans": "rgb", "gmm": "hc", "hcgrid": "hc", "grid": "ab"}
 RARE_FRACTION = 0.1   # a bin is "rarely used" when its share is below 10% of the uniform share 1/Q

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bins import Bins, register_family
-from .features import rgb01_to_lab
+from quantize.bins import Bins, register_family
+from quantize.features import rgb01_to_lab
 
 # (a, b_min, b_max): for each a column of the ECCV16 313-bin set, the contiguous range of b (step 10).
 ZHANG313_COLUMNS = (

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from .bins import Bins, BinsFileError, register_family
-from .features import check_rgb01, embedding_to_hc, hc_display_ab, hc_to_embedding, rgb01_to_hc_embedding
+from quantize.bins import Bins, BinsFileError, register_family
+from quantize.features import check_rgb01, embedding_to_hc, hc_display_ab, hc_to_embedding, rgb01_to_hc_embedding
 
 _CHUNK = 65536
 

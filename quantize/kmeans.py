@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bins import Bins, register_family
-from .features import rgb01_to_lab
+from quantize.bins import Bins, register_family
+from quantize.features import rgb01_to_lab
 
 
 @register_family

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from .bins import Bins
-from .features import check_pixels_u8
+from quantize.bins import Bins
+from quantize.features import check_pixels_u8
 
 _CHUNK = 1 << 18
 
