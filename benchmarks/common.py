@@ -61,6 +61,21 @@ def time_calls(fn, repeats: int, warmup: int = 1) -> list[float]:
     return times
 
 
+def time_pair(fn, other, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeats`` calls each of ``fn()`` and ``other()``, alternated call by call (after
+    ``warmup`` untimed calls of each), so that both see the same load on a shared machine."""
+    for _ in range(warmup):
+        fn()
+        other()
+    first, second = [], []
+    for _ in range(repeats):
+        for f, times in ((fn, first), (other, second)):
+            t = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t)
+    return first, second
+
+
 def spread(values: list[float]) -> tuple[float, float, float]:
     """(median, min, max)."""
     return statistics.median(values), min(values), max(values)

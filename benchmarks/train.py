@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import types
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import PYTHON, SHARED, Figure, rate_figure, run_child, time_calls
+from common import PYTHON, SHARED, Figure, rate, rate_figure, run_child, time_calls, time_pair
 
 _RUN_DIR: Path | None = None
 RATES: dict[str, float] = {}   # img/s of the train-step figures of this run (used by the loader figure)
@@ -39,6 +40,24 @@ class PlainUNet(nn.Module):
         u1 = F.interpolate(self.u1(torch.cat([mid, d2], 1)), scale_factor=2.0)
         u2 = F.interpolate(self.u2(torch.cat([u1, d1], 1)), scale_factor=2.0)
         return self.final(torch.cat([u2, x], 1))
+
+
+def _body_before(self, x):
+    """``ClassicCNN.body`` before issue 18 item 3: the 1-channel input skip is concatenated as it
+    comes (NCHW), so the concatenation and the final convolution's input become NCHW and are
+    copied to channels-last in forward and again in backward."""
+    d1 = self.down1(x)
+    d2 = self.down2(d1)
+    u1 = self.up1(torch.cat([self.middle(d2), d2], dim=1))
+    u2 = self.up2(torch.cat([u1, d1], dim=1))
+    skip = x if self.output_stride == 1 else F.avg_pool2d(x, self.output_stride)
+    return self.final(torch.cat([u2, skip], dim=1))
+
+
+def as_before(model: nn.Module) -> nn.Module:
+    """``model`` (a U-Net) running the forward it had before issue 18 item 3 (same weights)."""
+    model.body = types.MethodType(_body_before, model)
+    return model
 
 
 def conv_flops(model: nn.Module, x: torch.Tensor) -> float:
@@ -114,35 +133,48 @@ def train_figures(quick: bool, only, mm_gflops: float) -> list[Figure]:
     reps, warm = (2, 1) if quick else (8, 2)
     kmeans = _bins("kmeans")
     figures, rates = [], {}
+    tiny = SHARED / "tiny-imagenet-val"
+    # 96 and 128 px (the crop size of the next built-in model): run with the 64 px row, since
+    # run.py's figure list does not name them; batches of about the 64 px row's 131k pixels
     cases = [("train_step_unet32", SHARED / "cifar10" / "train" / "horse", 32, 100),
-             ("train_step_unet64", SHARED / "tiny-imagenet-val", 64, 32),
-             ("train_step_unet256", SHARED / "tiny-imagenet-val", 256, 4)]
+             ("train_step_unet64", tiny, 64, 32), ("train_step_unet96", tiny, 96, 16),
+             ("train_step_unet128", tiny, 128, 8), ("train_step_unet256", tiny, 256, 4)]
     for name, folder, size, batch_size in cases:
-        if not (only(name) or (name == "train_step_unet32" and (only("train_step_q313")
-                                                                  or only("train_step_q313_cheap")))):
+        wanted = only(name) or (size in (96, 128) and only("train_step_unet64"))
+        if not (wanted or (name == "train_step_unet32" and (only("train_step_q313")
+                                                            or only("train_step_q313_cheap")))):
             continue
         if quick and size == 256:
             batch_size = 2
-        batch = {"rgb": photos(folder, batch_size, size)}
+        rgb = photos(folder, batch_size, size)
+        batch = {"rgb": rgb.contiguous(memory_format=torch.channels_last)}   # as the loader gives it
+        task = ColorizationTask(kmeans, loss="ce")
         model = build_model("unet", out_channels=24, width=32, seed=0)
-        step = step_fn(model, ColorizationTask(kmeans, loss="ce"), batch)   # the trainer's default: channels-last
-        times = time_calls(step, reps, warmup=warm)
+        step = step_fn(model, task, batch)   # the trainer's default: channels-last
+        before = as_before(build_model("unet", out_channels=24, width=32, seed=0))
+        before_step = step_fn(before, task, {"rgb": rgb})
+        times, before_times = time_pair(step, before_step, reps, warm)
         base = time_calls(plain_step_fn(PlainUNet(24), kmeans.encoder(), batch), reps, warmup=warm)
         nchw = None if quick else time_calls(step_fn(build_model("unet", out_channels=24, width=32, seed=0),
-                                                     ColorizationTask(kmeans, loss="ce"), batch, channels_last=False),
-                                             reps, warmup=warm)
+                                                     task, batch, channels_last=False), reps, warmup=warm)
         flops = 3 * conv_flops(model, torch.zeros(batch_size, 1, size, size))
         fig = rate_figure(name, "img/s", batch_size, times, base, None,
                           "plain hand-written NCHW U-Net, same step")
         achieved = flops / sorted(times)[len(times) // 2] / 1e9
-        fig.extra = {"gflops": achieved, "fraction_of_matmul": achieved / mm_gflops}
+        before_rate = rate(batch_size, before_times)
+        fig.extra = {"gflops": achieved, "fraction_of_matmul": achieved / mm_gflops,
+                     "before_img_s": before_rate[0], "before_min_max": before_rate[1:],
+                     "before_fraction_of_matmul": flops / batch_size * before_rate[0] / 1e9 / mm_gflops}
         if nchw:
             fig.extra["nchw_img_s"] = batch_size / sorted(nchw)[len(nchw) // 2]
-        fig.note = (f"batch {batch_size}x{size}x{size}, 24 k-means bins, ce, channels-last (train.channels_last, "
-                    f"the default); {achieved:.1f} GFLOP/s = {100 * achieved / mm_gflops:.0f}% of matmul"
-                    + (f"; the same model NCHW {fig.extra['nchw_img_s']:.0f} img/s" if nchw else ""))
+        fig.note = (f"batch {batch_size}x{size}x{size} (channels-last), 24 k-means bins, ce, channels-last "
+                    f"weights (train.channels_last, the default); {achieved:.1f} GFLOP/s = "
+                    f"{100 * achieved / mm_gflops:.0f}% of matmul; before issue 18.3 (same run, interleaved): "
+                    f"{before_rate[0]:.3g} img/s ({before_rate[1]:.3g}-{before_rate[2]:.3g}) = "
+                    f"{100 * fig.extra['before_fraction_of_matmul']:.0f}% of matmul"
+                    + (f"; the same model NCHW {fig.extra['nchw_img_s']:.3g} img/s" if nchw else ""))
         rates[name] = RATES[name] = fig.value
-        if only(name):
+        if wanted:
             figures.append(fig)
     if only("train_step_q313") or only("train_step_q313_cheap"):
         batch = {"rgb": photos(SHARED / "cifar10" / "train" / "horse", 100, 32)}

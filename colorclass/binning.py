@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import quantize
-from quantize import Bins
-
-from colorclass.support.files import atomic_write_bytes
 from colorclass.photos.sample import sample_pixels
+from colorclass.support.files import atomic_write_bytes
+from quantize import Bins
 
 __all__ = ["fit_bins_from_folder", "save_bins"]
 
@@ -40,7 +39,7 @@ def fit_bins_from_folder(input_dir: str | os.PathLike, out_path: str | os.PathLi
     """
     bins = quantize.make_bins(family, space=space, k=k, seed=seed, preset=preset, grid_step=grid_step)
     t0 = time.perf_counter()
-    pixels, info = sample_pixels(input_dir, pixels_per_image=pixels_per_image, max_pixels=max_pixels,
+    pixels, info = sample_pixels(Path(input_dir), pixels_per_image=pixels_per_image, max_pixels=max_pixels,
                                  seed=seed, progress=progress)
     sample_seconds = round(time.perf_counter() - t0, 2)
     data_info = {"input_dir": str(Path(input_dir).resolve()), **info}

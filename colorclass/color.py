@@ -246,7 +246,8 @@ def rgb_u8_to_lab(rgb_u8: Tensor, dim: int = -3) -> Tensor:
     rgb_u8: (..., 3, ...) uint8 with channels on ``dim`` (CPU or CUDA). Returns float32 Lab.
     """
     _check_u8(rgb_u8, dim)
-    channels = rgb_u8.unbind(dim)
+    r, g, b = rgb_u8.unbind(dim)   # 3 planes: _check_u8 checked the size of dim
+    channels = (r, g, b)
     fx, fy, fz = (_f_xyz(channels, row) for row in range(3))
     return torch.stack([fy * 116 - 16, fx.sub_(fy).mul_(500), fz.neg_().add_(fy).mul_(200)], dim)
 
@@ -257,8 +258,8 @@ def rgb_u8_to_lightness(rgb_u8: Tensor, dim: int = -3) -> Tensor:
     Skips a and b. Gray photos (R = G = B everywhere) take one table lookup per pixel.
     """
     _check_u8(rgb_u8, dim)
-    channels = rgb_u8.unbind(dim)
-    r, g, b = channels
+    r, g, b = rgb_u8.unbind(dim)
+    channels = (r, g, b)
     if bool(torch.equal(r, g) and torch.equal(g, b)):
         return _lookup(_GRAY_L_U8, r).unsqueeze(dim)
     return _f_xyz(channels, 1).mul_(116).sub_(16).unsqueeze(dim)

@@ -32,21 +32,20 @@ from colorclass.color import GamutWarning
 from colorclass.decoding.decoders import annealed_mean, recombine_full_resolution
 from colorclass.evaluation.metrics import MetricAccumulator
 from colorclass.photos import list_images, load_rgb, scan_images
-from colorclass.inference.network import lightness_of, photo_tensor, predict_logits, to_uint8
-from colorclass.runs.loading import load_run
+from colorclass.inference.network import to_uint8
+from colorclass.inference.predictor import Predictor
 from quantize import rebalance_weights
 
 
-def network_outputs(run, folder: str, *, size: int | None, flip: bool) -> list[tuple]:
+def network_outputs(predictor, folder: str, *, flip: bool) -> list[tuple]:
     """(log-probabilities (1, Q, h, w), l_full, truth) of every usable photo of ``folder``."""
     files, _ = scan_images(list_images(folder), progress=False)
     out = []
     for f in files:
         truth = load_rgb(f)
         views = [truth, truth[:, ::-1].copy()] if flip else [truth]
-        preds = [predict_logits(run.model, lightness_of(photo_tensor(v, "cpu")), size=size or run.network_size)
-                 for v in views]
-        probs = [torch.softmax(p.output, 1) for p in preds]
+        preds = [predictor.predict(predictor.photo(v)) for v in views]
+        probs = [predictor.probabilities(p) for p in preds]
         if flip:
             probs[1] = probs[1].flip(3)
         out.append((torch.log(sum(probs) / len(probs)), preds[0].l_full, truth))
@@ -97,9 +96,10 @@ def main(argv=None) -> None:
     p.add_argument("--flip", action="store_true", help="average with the mirrored photo")
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
-    run = load_run(args.run, device="cpu")
+    predictor = Predictor.load(args.run, size=args.size, device="cpu")
+    run = predictor.run
     centers = torch.as_tensor(run.bins.centers_ab, dtype=torch.float32)
-    outputs = network_outputs(run, args.photos, size=args.size, flip=args.flip)
+    outputs = network_outputs(predictor, args.photos, flip=args.flip)
     undo = log_weights(run.bins.prior, args.undo)
     for t, lam in args.grid:
         row = score(outputs, centers, log_weights(run.bins.prior, lam) - undo, t, args.gain)

@@ -10,11 +10,11 @@ Pipeline: photos -> **quantize (fit bins) -> encode targets** -> network -> loss
 """
 from quantize.bins import FAMILIES, Bins, BinsFileError, load_bins
 from quantize.encoder import Encoder
+from quantize.fit import fit_bins, format_summary, make_bins
 from quantize.grid import ABGridBins, zhang313_centers
 from quantize.huechroma import GMMBins, HueChromaGridBins
 from quantize.kmeans import KMeansBins
 from quantize.prior import bin_counts, compute_prior, prior_from_counts, rebalance_weights
-from quantize.fit import fit_bins, format_summary, make_bins
 
 __all__ = [
     "Bins", "BinsFileError", "Encoder", "FAMILIES", "KMeansBins", "GMMBins", "HueChromaGridBins", "ABGridBins",

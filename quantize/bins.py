@@ -60,7 +60,7 @@ class Bins:
                              f"space={space!r}; pass space={self.spaces[0]!r} or leave it unset")
         self.space, self.seed = space, int(seed)
         self.centers: np.ndarray | None = None
-        self.centers_ab: np.ndarray | None = None
+        self._centers_ab: np.ndarray | None = None
         self.centers_hc: np.ndarray | None = None
         self.prior: np.ndarray | None = None
         self.meta: dict = {}
@@ -92,9 +92,17 @@ class Bins:
 
     # -- public API ----------------------------------------------------------------------
     @property
+    def centers_ab(self) -> np.ndarray:
+        """(Q, 2) float32 Lab chroma of each bin; like ``n_bins``, raises before ``fit`` / ``load``."""
+        return self._fitted(self._centers_ab)
+
+    @centers_ab.setter
+    def centers_ab(self, value: np.ndarray) -> None:
+        self._centers_ab = value
+
+    @property
     def n_bins(self) -> int:
-        self._require_fitted()
-        return int(len(self.centers))
+        return int(len(self._fitted(self.centers)))
 
     def fit(self, pixels_rgb_u8: np.ndarray) -> "Bins":
         """Fit on a pixel sample ``(N, 3) uint8``; returns self. Deterministic given ``seed``."""
@@ -135,14 +143,14 @@ class Bins:
 
     def to_npz_bytes(self) -> bytes:
         """The bins file (``.npz``: arrays + ``meta`` JSON) as bytes, ready to write anywhere."""
-        self._require_fitted()
-        arrays = {"centers": self.centers, "centers_ab": self.centers_ab} | self._family_arrays()
+        arrays = {"centers": self._fitted(self.centers), "centers_ab": self.centers_ab} | self._family_arrays()
         if self.centers_hc is not None:
             arrays["centers_hc"] = self.centers_hc
         if self.prior is not None:
             arrays["prior"] = self.prior
         buf = io.BytesIO()
-        np.savez(buf, meta=np.array(json.dumps(self.full_meta())), **arrays)
+        # ignore: numpy's stub makes mypy match **arrays against savez's allow_pickle: bool (none is so named)
+        np.savez(buf, meta=np.array(json.dumps(self.full_meta())), **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     def full_meta(self) -> dict:
@@ -189,13 +197,18 @@ class Bins:
     # -- helpers -------------------------------------------------------------------------
     def _base_meta(self) -> dict:
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "family": self.family,
-                "space": self.space, "n_bins": int(len(self.centers)), "decode_space": self.decode_space,
+                "space": self.space, "n_bins": self.n_bins, "decode_space": self.decode_space,
                 "params": self._params()}
 
     def _require_fitted(self, passthrough=None):
-        if self.centers is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call .fit(pixels) or quantize.load_bins(path)")
+        self._fitted(self.centers)
         return passthrough
+
+    def _fitted(self, array: np.ndarray | None) -> np.ndarray:
+        """``array`` (set by ``fit`` / ``load``, e.g. ``self.centers``); raises while it is still None."""
+        if array is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call .fit(pixels) or quantize.load_bins(path)")
+        return array
 
     def _check_n_sigma(self, n: int, sigma: float) -> int:
         """Validate the soft-target options; returns n capped at Q (fewer bins than n)."""
@@ -203,7 +216,7 @@ class Bins:
             raise ValueError(f"n (soft-target neighbours) must be an integer >= 1, got {n!r}")
         if not sigma > 0:
             raise ValueError(f"sigma must be > 0 (Lab units), got {sigma!r}")
-        return min(int(n), len(self.centers))
+        return min(int(n), self.n_bins)
 
 
 # ----------------------------------------------------------------------------- loading

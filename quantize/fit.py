@@ -8,6 +8,7 @@ Works on arrays of pixels only; sampling a photos folder and writing the bins fi
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -30,9 +31,10 @@ def make_bins(family: str = "kmeans", *, space: str | None = None, k: int = 24, 
                          "pass --family grid or drop --preset")
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
+    cls: Callable[..., Bins] = FAMILIES[family]   # each family's __init__ takes its own options
     if family == "grid":
-        return FAMILIES[family](space=space, seed=seed, step=grid_step, preset=preset)
-    return FAMILIES[family](space=space, seed=seed, k=k)
+        return cls(space=space, seed=seed, step=grid_step, preset=preset)
+    return cls(space=space, seed=seed, k=k)
 
 
 def fit_bins(bins: Bins, pixels: np.ndarray, *, with_prior: bool = True, data_info: dict | None = None,
@@ -68,8 +70,9 @@ def format_summary(bins: Bins, info: dict) -> str:
     """Short text for the CLI: bins, pixels used, empty or rarely used bins. ``info``: ``bins.meta``
     (or the sampling info dict of ``colorclass.photos.sample_pixels``)."""
     data = info.get("data", info)
+    preset = getattr(bins, "preset", None)   # grid family only
     lines = [f"bins: {bins.family} in {bins.space}, Q={bins.n_bins}"
-             + (f", preset {bins.preset}" if getattr(bins, "preset", None) else "") + f", seed {bins.seed}"]
+             + (f", preset {preset}" if preset else "") + f", seed {bins.seed}"]
     if "n_pixels" in data:
         lines.append(f"pixels: {data['n_pixels']:,} from {data.get('n_images', '?')} images"
                      + (f" ({data['n_skipped']} skipped)" if data.get("n_skipped") else ""))

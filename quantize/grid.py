@@ -85,4 +85,4 @@ class ABGridBins(Bins):
         return self
 
     def _hard_features(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return rgb01_to_lab(rgb)[:, 1:], self.centers
+        return rgb01_to_lab(rgb)[:, 1:], self._fitted(self.centers)

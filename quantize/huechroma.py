@@ -29,7 +29,7 @@ class _HueChromaBins(Bins):
         self.centers_ab = hc_display_ab(self.centers_hc)
 
     def _hard_features(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return rgb01_to_hc_embedding(rgb), hc_to_embedding(self.centers_hc)
+        return rgb01_to_hc_embedding(rgb), hc_to_embedding(self._fitted(self.centers_hc))
 
 
 @register_family
@@ -50,14 +50,16 @@ class GMMBins(_HueChromaBins):
         if int(k) != k or k < 2:
             raise ValueError(f"k must be an integer >= 2, got k={k!r}; try k=32")
         self.k, self.max_fit_pixels, self.reg_covar = int(k), int(max_fit_pixels), float(reg_covar)
-        self.means = self.covariances = self.weights = None
+        self.means: np.ndarray | None = None
+        self.covariances: np.ndarray | None = None
+        self.weights: np.ndarray | None = None
 
     def _params(self) -> dict:
         return super()._params() | {"k": self.k, "max_fit_pixels": self.max_fit_pixels,
                                     "reg_covar": self.reg_covar}
 
     def _fit(self, pixels_u8: np.ndarray) -> None:
-        from sklearn.mixture import GaussianMixture   # lazy: scikit-learn costs seconds to import
+        from sklearn.mixture import GaussianMixture  # lazy: scikit-learn costs seconds to import
 
         x = rgb01_to_hc_embedding(pixels_u8.astype(np.float32) / 255.0).astype(np.float64)
         if len(x) > self.max_fit_pixels:
@@ -73,13 +75,18 @@ class GMMBins(_HueChromaBins):
         self._set_components(gmm.means_[order], gmm.covariances_[order], gmm.weights_[order])
 
     def _set_components(self, means, covariances, weights) -> None:
-        self.means = np.asarray(means, np.float64)
+        self.means = means = np.asarray(means, np.float64)
         self.covariances = np.asarray(covariances, np.float64)
         self.weights = np.asarray(weights, np.float64) / np.sum(weights)
-        self._set_centers_hc(embedding_to_hc(self.means))
+        self._set_centers_hc(embedding_to_hc(means))
+
+    def _components(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(means, covariances, weights); raises the not-fitted RuntimeError before ``fit`` / ``load``."""
+        return self._fitted(self.means), self._fitted(self.covariances), self._fitted(self.weights)
 
     def _family_arrays(self) -> dict[str, np.ndarray]:
-        return {"means": self.means, "covariances": self.covariances, "weights": self.weights}
+        means, covariances, weights = self._components()
+        return {"means": means, "covariances": covariances, "weights": weights}
 
     def _expected_shapes(self, q: int) -> dict[str, tuple[int, ...]]:
         return {"means": (q, 2), "covariances": (q, 2, 2), "weights": (q,)}
@@ -94,13 +101,13 @@ class GMMBins(_HueChromaBins):
 
     def log_joint(self, x: np.ndarray) -> np.ndarray:
         """x: (N, 2) embedding -> (N, Q) float64 log(weight_q * N(x; mean_q, cov_q))."""
-        cov = self.covariances
+        means, cov, weights = self._components()
         det = cov[:, 0, 0] * cov[:, 1, 1] - cov[:, 0, 1] ** 2
         inv_a, inv_b, inv_c = cov[:, 1, 1] / det, -cov[:, 0, 1] / det, cov[:, 0, 0] / det
-        dx = x[:, None, 0].astype(np.float64) - self.means[None, :, 0]
-        dy = x[:, None, 1].astype(np.float64) - self.means[None, :, 1]
+        dx = x[:, None, 0].astype(np.float64) - means[None, :, 0]
+        dy = x[:, None, 1].astype(np.float64) - means[None, :, 1]
         maha = inv_a * dx * dx + 2 * inv_b * dx * dy + inv_c * dy * dy
-        return np.log(self.weights) - 0.5 * (maha + np.log(det) + 2 * math.log(2 * math.pi))
+        return np.log(weights) - 0.5 * (maha + np.log(det) + 2 * math.log(2 * math.pi))
 
     def posteriors(self, rgb: np.ndarray) -> np.ndarray:
         """rgb (N, 3) in [0, 1] -> (N, Q) float64 component posteriors, rows sum to 1."""

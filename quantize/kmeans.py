@@ -34,7 +34,7 @@ class KMeansBins(Bins):
                                     "max_fit_pixels": self.max_fit_pixels}
 
     def _fit(self, pixels_u8: np.ndarray) -> None:
-        from sklearn.cluster import KMeans, MiniBatchKMeans   # lazy: scikit-learn costs seconds to import
+        from sklearn.cluster import KMeans, MiniBatchKMeans  # lazy: scikit-learn costs seconds to import
 
         n_distinct = _count_distinct(pixels_u8)
         if n_distinct < self.k:
@@ -63,16 +63,17 @@ class KMeansBins(Bins):
         self._restore({}, "")
 
     def _restore(self, arrays: dict, path: str) -> None:
-        self._centers_lab = rgb01_to_lab(self.centers) if self.space == "rgb" else self.centers
+        centers = self._fitted(self.centers)
+        self._centers_lab = rgb01_to_lab(centers) if self.space == "rgb" else centers
         self.centers_ab = self._centers_lab[:, 1:].astype(np.float32)
 
     def _hard_features(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.space == "rgb":
-            return rgb, self.centers
-        return rgb01_to_lab(rgb), self.centers
+            return rgb, self._fitted(self.centers)
+        return rgb01_to_lab(rgb), self._fitted(self.centers)
 
     def _soft_features(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return rgb01_to_lab(rgb), self._centers_lab
+        return rgb01_to_lab(rgb), self._fitted(self._centers_lab)
 
 
 def _count_distinct(pixels_u8: np.ndarray) -> int:

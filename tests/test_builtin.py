@@ -9,8 +9,7 @@ import pytest
 from skimage.color import rgb2lab
 
 from colorclass.builtin import BUILTIN_MODELS, builtin_run_dir, list_models
-from colorclass.inference.network import colorize_array
-from colorclass.runs.loading import load_run
+from colorclass.inference.predictor import Predictor
 
 
 def _photo(h: int = 40, w: int = 56) -> np.ndarray:
@@ -23,14 +22,14 @@ def _photo(h: int = 40, w: int = 56) -> np.ndarray:
 
 
 def test_builtin_loads_and_colourises_keeping_lightness():
-    run = load_run(builtin_run_dir(), device="cpu")
+    predictor = Predictor.load("builtin:general", device="cpu")
     photo = _photo()
-    out, _ = colorize_array(photo, run)
+    out, _ = predictor.colorize(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
     d_l = np.abs(rgb2lab(out)[..., 0] - rgb2lab(photo)[..., 0])
     assert d_l.mean() < 2.0
     gray = np.repeat(photo.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
-    out_gray, _ = colorize_array(gray, run)
+    out_gray, _ = predictor.colorize(gray)
     assert np.abs(rgb2lab(out_gray)[..., 1:]).mean() > 1.0   # it adds colour to a gray photo
 
 
@@ -38,9 +37,10 @@ def test_builtin_is_small_and_its_card_matches_its_config():
     path = builtin_run_dir("general")
     assert (path / "model.safetensors").stat().st_size <= 10 * 1024 * 1024
     card = json.loads((path / "card.json").read_text(encoding="utf-8"))
-    run = load_run(path, device="cpu")
-    assert run.temperature == pytest.approx(card["calibrated_temperature"])
-    assert (run.network_size or 0) == card["inference_size"]   # 0 = the photo's own size
+    settings = Predictor.load(path, device="cpu").settings
+    assert settings.temperature == pytest.approx(card["calibrated_temperature"])
+    assert (settings.size or 0) == card["inference_size"]   # 0 = the photo's own size
+    assert settings.sources == {"method": "run", "temperature": "run", "size": "run"}
     names = [m["name"] for m in list_models()]
     assert names == list(BUILTIN_MODELS)
 
@@ -61,7 +61,7 @@ def test_colorize_without_a_run_uses_the_builtin_model_and_never_touches_inputs(
     argv = [sys.executable, "-m", "colorclass", "colorize", "photo.png"]
     proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "built-in model 'general'" in proc.stdout
+    assert "builtin:general" in proc.stdout
     out = np.asarray(Image.open(tmp_path / "colorized" / "photo.png"))
     assert out.shape == _photo().shape
     assert (tmp_path / "photo.png").read_bytes() == before

@@ -10,8 +10,8 @@ import quantize
 from colorclass.evaluation.calibrate import choose_setting, sweep, sweep_settings
 from colorclass.cli import main
 from colorclass.decoding.decoders import recombine_full_resolution
-from colorclass.inference.network import Prediction, decode_output, to_uint8
-from colorclass.runs.loading import load_run
+from colorclass.inference.network import Prediction, to_uint8
+from colorclass.inference.predictor import Predictor
 
 pytestmark = pytest.mark.filterwarnings("ignore::colorclass.color.GamutWarning")
 
@@ -32,10 +32,10 @@ def test_sweep_picks_the_temperature_the_truth_was_made_with(best):
         logits = 2.0 * torch.randn(1, bins.n_bins, 6, 7, generator=gen)
         l_full = 40 + 30 * torch.rand(1, 1, 6, 7, generator=gen)
         pred = Prediction(l_full, l_full, l_full, logits)
-        ab = decode_output(logits, bins, regression=False, method="annealed", temperature=best, lightness=l_full)
+        ab = Predictor.for_model(None, bins, method="annealed", temperature=best).ab(pred)
         truth = to_uint8(recombine_full_resolution(l_full, ab)[0])[0]
         pairs.append((pred, truth))
-    rows = sweep(pairs, bins, sweep_settings((0.1, best, 0.9)))
+    rows = sweep(pairs, Predictor.for_model(None, bins), sweep_settings((0.1, best, 0.9)))
     assert [r["method"] for r in rows] == ["mode", "annealed", "annealed", "annealed", "mean"]
     for metric in ("auc_ab", "auc_ab_rebalanced", "ab_rmse", "psnr"):
         chosen = choose_setting(rows, metric)
@@ -62,10 +62,10 @@ def test_calibrate_stores_temperature_and_refuses_training_photos(tmp_path, caps
     best = max(cal["sweep"], key=lambda r: r["auc_ab"])
     assert cal["method"] == best["method"]
     assert (run / "calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    loaded = load_run(run, device="cpu")
-    assert loaded.temperature_source == "calibration" and loaded.method == cal["method"]
-    assert loaded.temperature == cal["temperature"]
-    assert f"calibrated on {held_out}" in capsys.readouterr().out
+    settings = Predictor.load(run, device="cpu").settings
+    assert settings.sources["temperature"] == "calibration" and settings.method == cal["method"]
+    assert settings.temperature == cal["temperature"] and settings.calibrated_on == str(held_out)
+    assert f"calibrated on {len(list(held_out.iterdir()))} photos of {held_out}" in capsys.readouterr().out
     assert main(["evaluate", "--run", str(run), str(held_out), "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["temperature_source"] == "calibration" and m["temperature"] == cal["temperature"]

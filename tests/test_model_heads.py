@@ -82,7 +82,7 @@ def test_config_keys_reach_the_model_and_old_configs_keep_defaults(tmp_path):
 
 def test_stride_two_prediction_path_returns_full_resolution_colour():
     import quantize
-    from colorclass.inference.network import colorize_batch
+    from colorclass.inference.predictor import Predictor
 
     import numpy as np
 
@@ -90,6 +90,6 @@ def test_stride_two_prediction_path_returns_full_resolution_colour():
     bins.fit(np.random.default_rng(0).integers(0, 256, (500, 3), dtype=np.uint8))
     model = build_model("unet", out_channels=bins.n_bins, width=4, head_kernel=1, output_stride=2).eval()
     rgb = torch.randint(0, 256, (1, 3, 20, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    out, _, pred = colorize_batch(model, rgb, bins, regression=False, method="annealed", temperature=0.38)
+    out, _, pred = Predictor.for_model(model, bins, method="annealed", temperature=0.38).colorize_tensor(rgb)
     assert out.shape == (1, 3, 20, 28)
     assert pred.output.shape == (1, bins.n_bins, 10, 14)

@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from colorclass.cli import main
-from colorclass.inference.colorize_files import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
+from colorclass.support.limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
 from colorclass.runs.loading import RunFolderError, load_run, load_weights
 from test_cli import make_photos
 from test_robustness_corpus import BAD_NAME, build_corpus
@@ -152,14 +152,15 @@ def test_extreme_aspect_and_out_of_memory_do_not_end_the_job(tiny, tmp_path, mon
         shutil.copy(data / f"photo_0{i}.png", src / f"p{i}.png")
     assert main(["colorize", "--run", str(run), str(src), "-o", str(tmp_path / "o"), "--size", "64"]) == 0
     assert Image.open(tmp_path / "o" / "long.png").size == (4000, 10)
-    real = colorize.colorize_array
+    real = colorize._colorize_one
 
-    def oom(rgb, *a, **k):
-        if rgb.shape[1] == 4000:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 7.2 GiB")
-        return real(rgb, *a, **k)
+    def oom(f, predictor):
+        if f.name == "long.png":   # the CPU allocator's error: a RuntimeError without a type of its own
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                               "allocate memory: you tried to allocate 7200000000 bytes.")
+        return real(f, predictor)
 
-    monkeypatch.setattr(colorize, "colorize_array", oom)
+    monkeypatch.setattr(colorize, "_colorize_one", oom)
     capsys.readouterr()
     assert main(["colorize", "--run", str(run), str(src), "-o", str(tmp_path / "o3")]) == 0
     text = capsys.readouterr().out

@@ -166,16 +166,17 @@ def test_mse_task_regresses_ab_and_reports_rmse():
     assert result["ab_rmse"] == pytest.approx(5.0, rel=1e-4)
     assert result["val_loss"] == pytest.approx((9 + 16) / 2 / 100 ** 2, rel=1e-4)
     assert set(result) == {"val_loss", "ab_rmse"}
-    torch.testing.assert_close(task.predict_ab(FixedOutput(prediction), lab[:, :1] / 50 - 1), prediction)
+    out, _, _ = task.predictor(FixedOutput(prediction)).colorize_tensor(rgb)
+    torch.testing.assert_close(task.predictor(FixedOutput(prediction)).predict(rgb).output, prediction)
 
 
 def test_predict_rgb_keeps_lightness_and_decodes_the_bins():
     bins = FakeBins([GRAY, RED, BLUE])
     logits = torch.zeros(1, 3, 4, 4)
     logits[:, 1] = 30.0  # confidently red, at 1/2 resolution
-    task = ColorizationTask(bins, output_stride=2)
+    task = ColorizationTask(bins, output_stride=2, method="mode")
     rgb = _image(RED)[None]
-    out = task.predict_rgb(FixedOutput(logits), rgb, method="mode")
+    out, _, _ = task.predictor(FixedOutput(logits)).colorize_tensor(rgb)
     assert out.shape == (1, 3, 8, 8)
     torch.testing.assert_close(out * 255, rgb.float(), atol=1.0, rtol=0)
 
@@ -274,7 +275,7 @@ def test_real_gmm_bins_decode_in_hue_chroma():
     q = 2
     logits = torch.full((1, bins.n_bins, 8, 8), -30.0)
     logits[:, q] = 30.0
-    out = task.predict_rgb(FixedOutput(logits), rgb, method="annealed")
+    out, _, _ = task.predictor(FixedOutput(logits)).colorize_tensor(rgb)
     hue, chroma = bins.centers_hc[q]
     from colorclass.color import rgb_to_hcl
     hcl = rgb_to_hcl(out)

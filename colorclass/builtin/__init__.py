@@ -4,7 +4,7 @@ on a fresh install without training anything.
 Pipeline position: a ready-made run folder, i.e. the *input* of the prediction path::
 
     colorclass/builtin/<name>/{config.toml, bins.npz, model.safetensors, card.json}
-        -> builtin_run_dir(name) -> runs.load_run(dir) -> predict.colorize_array / colorize
+        -> builtin_run_dir(name) -> inference.predictor.Predictor.load("builtin:NAME") -> colorize
 
 Each model folder is an ordinary run folder (``config.toml`` holds the calibrated decoding
 temperature in ``[decode]`` and the network's inference size in ``[data] resize``), plus
@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models"]
 
@@ -28,7 +30,7 @@ DEFAULT_MODEL = "general"
 def builtin_run_dir(name: str = DEFAULT_MODEL) -> Path:
     """Folder of built-in model ``name``, loadable with ``colorclass.runs.loading.load_run``."""
     if name not in BUILTIN_MODELS:
-        raise ValueError(f"unknown built-in model {name!r}; available: {', '.join(BUILTIN_MODELS)}")
+        raise ColorclassError(f"unknown built-in model {name!r}; available: {', '.join(BUILTIN_MODELS)}")
     path = Path(str(resources.files(__package__).joinpath(name)))
     if not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"built-in model {name!r} is not installed at {path} "

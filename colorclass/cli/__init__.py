@@ -1,13 +1,15 @@
 """Command line: the front door to every stage of the pipeline.
 
-    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report | rank-colorful | models
+    colorclass fit-bins | train | colorize | evaluate | calibrate | demo | data | summary | plot | report
+               | rank-colorful | models
 
 The standalone scripts ``fit-bins``, ``train-classifier`` and ``colorize`` run the same code
 as the matching subcommands. Usage errors (bad flags, bad values, missing files) print one
 line and exit with code 2; file-system errors (a full disk, permission denied, ...) and running
 out of memory print one line naming the path or the cause and exit with code 1; Ctrl-C exits
-130. No traceback (set COLORCLASS_DEBUG=1 to see one). Heavy imports
-happen inside each handler so that ``--help`` is instant. The subcommands live in
+130. A user's mistake is a ``ColorclassError`` (colorclass.support.errors); anything else is
+reported as an internal error, exit 1, with its traceback under ``-v`` (or COLORCLASS_DEBUG=1).
+Heavy imports happen inside each handler so that ``--help`` is instant. The subcommands live in
 ``data_commands`` (photos and bins), ``train_commands`` and ``run_commands`` (a trained run).
 """
 from __future__ import annotations
@@ -15,9 +17,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from typing import Callable, Sequence
 
-from colorclass.cli.common import EXIT_USAGE, Parser, UsageError, os_error_line
+from colorclass.cli.common import (
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    add_verbosity_options,
+    configure_logging,
+    os_error_line,
+)
 from colorclass.cli.data_commands import _add_data, _add_fit_bins, _add_rank
 from colorclass.cli.model_commands import _add_models
 from colorclass.cli.run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
@@ -42,42 +52,49 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    from colorclass.runs.experiment import ConfigError
+    """Run the handler; a user's mistake (ColorclassError, a missing file) is one line and exit 2,
+    a file-system error or running out of memory one line and exit 1, anything else a bug: one
+    line saying so and exit 1 (the traceback with -v or COLORCLASS_DEBUG=1)."""
+    from colorclass.support.errors import ColorclassError, is_out_of_memory
+    from colorclass.support.files import sigterm_as_interrupt
 
+    verbose = bool(os.environ.get("COLORCLASS_DEBUG"))
     try:
         args = parser.parse_args(argv)
+        verbose = verbose or getattr(args, "verbosity", 0) > 0
+        configure_logging(getattr(args, "verbosity", 0))
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return EXIT_USAGE
-        return args.handler(args)
-    except UsageError as e:
+        with sigterm_as_interrupt():   # SIGTERM ends a job like Ctrl-C: temp files removed, exit 130
+            return args.handler(args)
+    except ColorclassError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        if os.environ.get("COLORCLASS_DEBUG"):  # show the traceback when debugging
-            raise
-        print(f"error: {os_error_line(e) if isinstance(e, OSError) else e}", file=sys.stderr)
+    except FileNotFoundError as e:
+        print(f"error: {os_error_line(e) if e.filename else e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
-        if os.environ.get("COLORCLASS_DEBUG"):
-            raise
         print(f"error: {os_error_line(e)}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        if os.environ.get("COLORCLASS_DEBUG"):
-            raise
-        print("error: out of memory; use smaller photos, a smaller --size or --batch-size", file=sys.stderr)
-        return 1
-    except RuntimeError as e:
-        from colorclass.engine.steps import NonFiniteLossError  # torch is loaded by then
-
-        if not isinstance(e, NonFiniteLossError) and "out of memory" not in str(e):
-            raise
-        print(f"error: {str(e).splitlines()[0] if str(e) else e!r}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 -- the last resort: say what kind of failure it is
+        if is_out_of_memory(e):
+            print("error: out of memory; use smaller photos, a smaller --size or --batch-size", file=sys.stderr)
+            return 1
+        from colorclass.engine.steps import NonFiniteLossError  # a known training failure, not a bug
+
+        if isinstance(e, NonFiniteLossError):
+            print(f"error: {str(e).splitlines()[0] if str(e) else e!r}", file=sys.stderr)
+            return 1
+        if verbose:
+            traceback.print_exc()
+        first = (str(e).splitlines() or [""])[0][:300]
+        print(f"error: internal error (a bug in colorclass, please report it): {type(e).__name__}: {first}"
+              + ("" if verbose else " (rerun with -v for the traceback)"), file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"colorclass {__version__}")
     sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", parser_class=Parser)
     for name, (add, help_text) in SUBCOMMANDS.items():
-        add(sub.add_parser(name, help=help_text, description=help_text))
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        add(sub_parser)
+        add_verbosity_options(sub_parser)
     return parser
 
 
@@ -95,6 +114,7 @@ def _standalone(name: str, argv: Sequence[str] | None) -> int:
     add, help_text = SUBCOMMANDS[name]
     parser = Parser(prog="train-classifier" if name == "train" else name, description=help_text)
     add(parser)
+    add_verbosity_options(parser)
     return _dispatch(parser, argv)
 
 

@@ -7,21 +7,50 @@ Each argument type checks one rule before any work starts and names the value an
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import re
 import shlex
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 
-__all__ = ["EXIT_USAGE", "UsageError", "Parser", "add_device_option", "require_dir", "command_line", "positive_int",
-           "non_negative_int", "positive_float", "non_negative_float", "temperature", "network_size",
+from colorclass.support.errors import UsageError
+
+__all__ = ["EXIT_USAGE", "UsageError", "Parser", "configure_logging", "add_verbosity_options", "add_device_option",
+           "require_dir", "command_line", "positive_int",
+           "non_negative_int", "positive_float", "non_negative_float",
            "check_output_file", "check_output_dir", "os_error_line", "shown"]
 
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+class _StdoutHandler(logging.Handler):
+    """Library log records as plain lines on the current sys.stdout (looked up at each record,
+    so redirections and test captures see them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stdout)
+
+
+def configure_logging(verbosity: int) -> None:
+    """The CLI decides what library logs show: -q (warnings only), default (progress lines),
+    -v (debug). Library modules only log (logging.getLogger(__name__))."""
+    logger = logging.getLogger("colorclass")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _StdoutHandler)]
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO)
+    logger.propagate = False
+
+
+def add_verbosity_options(p: argparse.ArgumentParser) -> None:
+    """-q / -v: less or more output (-v also prints the traceback of an internal error)."""
+    p.add_argument("-q", "--quiet", action="store_const", const=-1, default=0, dest="verbosity",
+                   help="print only warnings and errors")
+    p.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
+                   help="print debug output, and the traceback of an internal error")
 
 
 class Parser(argparse.ArgumentParser):
@@ -91,7 +120,10 @@ def command_line() -> str:
     return " ".join(shlex.quote(x) for x in [Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-def _number(text: str, kind: type, rule: str, ok) -> int | float:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(text: str, kind: Callable[[str], _Number], rule: str, ok: Callable[[_Number], bool]) -> _Number:
     try:
         value = kind(text)
     except ValueError:
@@ -115,20 +147,3 @@ def non_negative_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
-
-
-def network_size(text: str) -> int:
-    """--size: the network's shorter side, 1 .. MAX_LONG_SIDE pixels (colorclass.support.limits)."""
-    from colorclass.support.limits import MAX_LONG_SIDE
-
-    return _number(text, int, f"an integer in 1..{MAX_LONG_SIDE}", lambda v: 0 < v <= MAX_LONG_SIDE)
-
-
-def temperature(text: str) -> float:
-    """--temperature: the one rule of colorclass.decoding.rules.check_temperature."""
-    from colorclass.decoding.rules import check_temperature
-
-    try:
-        return check_temperature(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None

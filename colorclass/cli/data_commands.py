@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
 from colorclass.cli.common import check_output_file, positive_float, positive_int, require_dir
+from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
 
 
 def _add_fit_bins(p: argparse.ArgumentParser) -> None:
@@ -30,7 +30,6 @@ def _add_fit_bins(p: argparse.ArgumentParser) -> None:
 
 def _run_fit_bins(a: argparse.Namespace) -> int:
     import quantize
-
     from colorclass.binning import fit_bins_from_folder
 
     kwargs = dict(family=a.family, space=a.space, k=a.k, seed=a.seed, preset=a.preset,

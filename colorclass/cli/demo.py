@@ -48,8 +48,8 @@ def _sklearn(name: str) -> Callable[[], np.ndarray]:
 def _grace_hopper() -> np.ndarray:
     import matplotlib.cbook
 
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
-        return np.asarray(Image.open(f).convert("RGB"))
+    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 EMBEDDED_PHOTOS: dict[str, Callable[[], np.ndarray]] = {
@@ -92,16 +92,14 @@ def _builtin_colours(held: Path) -> dict[str, "np.ndarray"]:
     """The held-out photos colourised by the built-in model (seconds), by file stem."""
     import warnings
 
-    from colorclass.builtin import builtin_run_dir
     from colorclass.color import GamutWarning
+    from colorclass.inference.predictor import Predictor
     from colorclass.photos import load_rgb
-    from colorclass.inference.network import colorize_array
-    from colorclass.runs.loading import load_run
 
-    run = load_run(builtin_run_dir(), device="cpu")
+    predictor = Predictor.load()   # the default built-in model, with its settings: as `colorize` runs it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GamutWarning)
-        return {p.stem: colorize_array(load_rgb(p), run)[0] for p in sorted(held.glob("*.png"))}
+        return {p.stem: predictor.colorize(load_rgb(p))[0] for p in sorted(held.glob("*.png"))}
 
 
 def _held_out_grid(out: Path, held: Path, builtin: dict, written: list[Path]) -> Path:
@@ -121,8 +119,8 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
     """Run the demo end to end; returns the path of report.html."""
     from colorclass.binning import fit_bins_from_folder
     from colorclass.builtin import builtin_run_dir
-    from colorclass.inference.colorize_files import colorize_path
     from colorclass.evaluation.evaluate import evaluate_run
+    from colorclass.inference.colorize_files import colorize_paths
     from colorclass.reports.run_report import build_run_report
     from colorclass.training.train_run import run_training
 
@@ -140,7 +138,7 @@ def run_demo(out: str | Path = "runs/demo", *, max_minutes: float = 3.0, seed: i
     cfg = demo_config(out, train, held, max_minutes=max_minutes, seed=seed)
     run_training(cfg, command=f"colorclass demo --out {out} --max-minutes {max_minutes:g} --seed {seed}",
                  overwrite=True)
-    written = colorize_path(held, out / "colorized", run_dir=out, size=cfg.data.resize, overwrite=True)
+    written = colorize_paths([held], out / "colorized", source=out, overwrite=True)
     grid = _held_out_grid(out, held, builtin, written)
     print("[4/5] evaluating on the held-out photos: demo-trained vs built-in vs gray and mean baselines")
     evaluate_run(out, held, compare=[builtin_run_dir()], baselines=["gray", "mean"])

@@ -8,8 +8,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from colorclass.decoding.rules import DEFAULT_TEMPERATURE, METHODS
-from colorclass.cli.common import UsageError, add_device_option, check_output_dir, network_size, non_negative_float, non_negative_int, require_dir, temperature
+from colorclass.cli.common import (
+    UsageError,
+    add_device_option,
+    check_output_dir,
+    non_negative_float,
+    non_negative_int,
+    require_dir,
+)
+from colorclass.decoding.rules import DEFAULT_TEMPERATURE, MAX_TEMPERATURE, METHODS, MIN_TEMPERATURE
 
 
 def _baseline_list(text: str) -> list[str]:
@@ -26,11 +33,13 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
     """--decode and --temperature, with the one temperature rule."""
     p.add_argument("--decode", default=None, choices=METHODS,
                    help="decoder: " + ", ".join(METHODS) + " (default: the run's, usually annealed)")
-    p.add_argument("--temperature", type=temperature, default=None,
-                   help=f"annealed-mean temperature T > 0 (default: the run's, {DEFAULT_TEMPERATURE} unless calibrated)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"annealed-mean temperature T in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (default: the "
+                        f"run's calibrated or configured T, else {DEFAULT_TEMPERATURE}); small T approaches the mode")
 
 def _add_colorize(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="INPUT_FILE_OR_DIR")
+    p.add_argument("inputs", nargs="+", metavar="INPUT_FILE_OR_DIR",
+                   help="photo files and folders of photos (a folder's sub-folders are kept)")
     p.add_argument("-o", "--out", default="colorized", metavar="OUTPUT_DIR",
                    help="output folder (default colorized/); inputs are never written over")
     which = p.add_mutually_exclusive_group()
@@ -39,7 +48,7 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
     which.add_argument("--model", default=None, metavar="NAME",
                        help="a built-in model by name (default general; `colorclass models` lists them)")
     add_decoding_options(p)
-    p.add_argument("--size", type=network_size, default=None,
+    p.add_argument("--size", type=int, default=None,
                    help="network resolution: shorter side in pixels, at most 4096 (default: the run's "
                         "training scale; very long photos run smaller so that the network stays bounded)")
     add_device_option(p)
@@ -47,26 +56,29 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
                    help="output format: auto = JPEG (quality 95) for JPEG inputs, else PNG (default auto)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files that already exist (default: refuse before any work)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip photos whose output already exists, e.g. to continue an interrupted job "
+                        "(counted as skipped; not with --overwrite)")
     p.set_defaults(handler=_run_colorize)
 
 
 def _run_colorize(a: argparse.Namespace) -> int:
-    from colorclass.inference.colorize_files import colorize_path
+    from colorclass.inference.colorize_files import colorize_paths
 
-    if not Path(a.input).exists():
-        raise UsageError(f"colorize: input {a.input!r} does not exist; pass an image file or a folder")
-    run_dir = a.run
-    if run_dir is None:
-        from colorclass.builtin import DEFAULT_MODEL, builtin_run_dir
-
-        run_dir = builtin_run_dir(a.model or DEFAULT_MODEL)
-        print(f"using the built-in model {a.model or DEFAULT_MODEL!r} (`colorclass models` describes it; "
-              "--run RUN_DIR uses your own)")
-    else:
-        require_dir(run_dir, "--run RUN_DIR")
+    for path in a.inputs:
+        if not Path(path).exists():
+            hint = " (a file name starting with '-' goes after --)" if path.startswith("-") else ""
+            raise UsageError(f"colorize: input {path!r} does not exist; pass image files or folders{hint}")
+    if a.run is not None:
+        require_dir(a.run, "--run RUN_DIR")
     check_output_dir(a.out, "-o")
-    written = colorize_path(a.input, a.out, run_dir=run_dir, method=a.decode, temperature=a.temperature,
-                            size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite)
+    if a.overwrite and a.skip_existing:
+        raise UsageError("colorize: --overwrite replaces existing outputs and --skip-existing keeps them; "
+                         "pass only one")
+    source = a.run if a.run is not None else f"builtin:{a.model}" if a.model else None
+    written = colorize_paths(a.inputs, a.out, source=source, method=a.decode, temperature=a.temperature,
+                             size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite,
+                             skip_existing=a.skip_existing)
     return 0 if written else 1
 
 
@@ -102,7 +114,10 @@ def _run_evaluate(a: argparse.Namespace) -> int:
 
 
 def _temperature_list(text: str) -> list[float]:
-    return [temperature(t) for t in text.split(",") if t.strip()]
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def _add_calibrate(p: argparse.ArgumentParser) -> None:

@@ -7,8 +7,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from colorclass.cli.common import (
+    UsageError,
+    add_device_option,
+    command_line,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    require_dir,
+)
 from colorclass.runs.experiment import LOSS_NAMES, MODEL_NAMES
-from colorclass.cli.common import UsageError, add_device_option, command_line, non_negative_float, non_negative_int, positive_float, positive_int, require_dir
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:

@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass.color import GamutWarning, hcl_to_rgb, rgb_to_lab
-from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
+from colorclass.decoding.bins_protocol import ColourBins
+from colorclass.decoding.rules import DEFAULT_TEMPERATURE
 
 __all__ = [
-    "METHODS", "DEFAULT_METHOD", "DEFAULT_TEMPERATURE", "check_temperature",
-    "annealed_probabilities", "mode", "mean", "annealed_mean",
+    "ColourBins", "annealed_probabilities", "mode", "mean", "annealed_mean",
     "circular_hue_mean", "hue_chroma_mode", "hc_to_ab", "decode", "region_average",
     "recombine_full_resolution",
 ]
@@ -54,9 +54,8 @@ def _check_logits(logits: Tensor, centers: Tensor | np.ndarray, name: str) -> Te
 
 
 def annealed_probabilities(logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """``softmax(logits / T)`` over dim 1: (B, Q, h, w) float32, sums to 1. Requires ``T > 0``."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 here, got {temperature!r}; use mode() for T = 0")
+    """``softmax(logits / T)`` over dim 1: (B, Q, h, w) float32, sums to 1; T as checked by
+    ``decoding.rules.check_temperature`` (the decoders trust what they are given)."""
     return torch.softmax(logits.float() / temperature, dim=1)
 
 
@@ -70,38 +69,35 @@ def _argmax_lookup(logits: Tensor, values: Tensor) -> Tensor:
     return values[top].permute(0, 3, 1, 2).contiguous()
 
 
-def mode(logits: Tensor, centers_ab) -> Tensor:
+def mode(logits: Tensor, centers_ab: Tensor | np.ndarray) -> Tensor:
     """Chroma of the most likely bin: logits (B, Q, h, w) -> ab (B, 2, h, w)."""
     return _argmax_lookup(logits, _check_logits(logits, centers_ab, "centers_ab"))
 
 
-def mean(logits: Tensor, centers_ab) -> Tensor:
+def mean(logits: Tensor, centers_ab: Tensor | np.ndarray) -> Tensor:
     """Expected chroma under softmax(logits): (B, Q, h, w) -> ab (B, 2, h, w)."""
     return annealed_mean(logits, centers_ab, 1.0)
 
 
-def annealed_mean(logits: Tensor, centers_ab, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
-    """Expected chroma under softmax(logits / T) -> ab (B, 2, h, w). ``T = 0`` returns the mode."""
+def annealed_mean(logits: Tensor, centers_ab: Tensor | np.ndarray, temperature: float = DEFAULT_TEMPERATURE
+                  ) -> Tensor:
+    """Expected chroma under softmax(logits / T) -> ab (B, 2, h, w)."""
     centers = _check_logits(logits, centers_ab, "centers_ab")
-    if temperature == 0:
-        return _argmax_lookup(logits, centers)
     return _expectation(annealed_probabilities(logits, temperature), centers)
 
 
-def hue_chroma_mode(logits: Tensor, centers_hc) -> Tensor:
+def hue_chroma_mode(logits: Tensor, centers_hc: Tensor | np.ndarray) -> Tensor:
     """(hue, chroma) of the most likely bin: (B, Q, h, w) -> hc (B, 2, h, w)."""
     return _argmax_lookup(logits, _check_logits(logits, centers_hc, "centers_hc"))
 
 
-def circular_hue_mean(logits: Tensor, centers_hc, temperature: float = 1.0) -> Tensor:
+def circular_hue_mean(logits: Tensor, centers_hc: Tensor | np.ndarray, temperature: float = 1.0) -> Tensor:
     """Circular mean of hue and linear mean of chroma under softmax(logits / T) -> hc (B, 2, h, w).
 
     hue = atan2(sum p sin(h_q), sum p cos(h_q)) in [0, 2*pi); chroma = sum p c_q.
-    ``T = 0`` returns the mode. Hue is undefined where the weighted vectors cancel (then 0).
+    Hue is undefined where the weighted vectors cancel (then 0).
     """
     centers = _check_logits(logits, centers_hc, "centers_hc")
-    if temperature == 0:
-        return _argmax_lookup(logits, centers)
     probs = annealed_probabilities(logits, temperature)
     hue, chroma = centers[:, 0], centers[:, 1]
     trig = _expectation(probs, torch.stack([torch.sin(hue), torch.cos(hue)], dim=1))
@@ -141,18 +137,15 @@ def _resize_to(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def decode(logits: Tensor, bins, *, method: str = "annealed", temperature: float = DEFAULT_TEMPERATURE,
+def decode(logits: Tensor, bins: ColourBins, *, method: str = "annealed", temperature: float = DEFAULT_TEMPERATURE,
            lightness: Tensor | None = None) -> Tensor:
-    """Logits (B, Q, h, w) -> ab (B, 2, h, w) using ``bins`` (anything with ``centers_ab``,
-    ``decode_space`` and, for ``"hc"``, ``centers_hc``).
+    """Logits (B, Q, h, w) -> ab (B, 2, h, w) using ``bins`` (a :class:`ColourBins`: ``centers_ab``,
+    ``decode_space`` and, for ``"hc"``, ``centers_hc``; a missing ``decode_space`` means "ab").
 
-    method: "mode" | "mean" | "annealed" (finite temperature T > 0, see ``check_temperature``).
+    method: "mode" | "mean" | "annealed"; temperature: as checked by ``decoding.rules`` (settings
+    are resolved and validated once, by ``inference.settings``; the decoder trusts them).
     lightness: (B, 1, H', W') Lab L, required when ``bins.decode_space == "hc"``; resampled to (h, w).
     """
-    if method not in METHODS:
-        raise ValueError(f"decode method must be one of {METHODS}, got {method!r}")
-    if method == "annealed":
-        temperature = check_temperature(temperature)
     space = getattr(bins, "decode_space", "ab")
     if space == "ab":
         if method == "mode":
@@ -160,15 +153,16 @@ def decode(logits: Tensor, bins, *, method: str = "annealed", temperature: float
         return annealed_mean(logits, bins.centers_ab, 1.0 if method == "mean" else temperature)
     if space != "hc":
         raise ValueError(f"bins.decode_space must be 'ab' or 'hc', got {space!r}")
-    if getattr(bins, "centers_hc", None) is None:
+    centers_hc: np.ndarray | None = getattr(bins, "centers_hc", None)
+    if centers_hc is None:
         raise ValueError("bins.decode_space is 'hc' but bins.centers_hc is None; re-fit or reload the bins")
     if lightness is None:
         raise ValueError("Hue-Chroma bins need the pixel lightness: pass lightness=(B, 1, h, w) Lab L")
     if method == "mode":
-        hc = hue_chroma_mode(logits, bins.centers_hc)
+        hc = hue_chroma_mode(logits, centers_hc)
     else:
-        hc = circular_hue_mean(logits, bins.centers_hc, 1.0 if method == "mean" else temperature)
-    return hc_to_ab(hc, _resize_to(lightness.to(hc), tuple(logits.shape[-2:])))
+        hc = circular_hue_mean(logits, centers_hc, 1.0 if method == "mean" else temperature)
+    return hc_to_ab(hc, _resize_to(lightness.to(hc), (int(logits.shape[-2]), int(logits.shape[-1]))))
 
 
 def region_average(labels: Tensor, image: Tensor) -> Tensor:

@@ -72,6 +72,8 @@ class EveryN(Callback):
         self._last_fired: int | None = None
 
     def fire(self, trainer, when: str) -> None:
+        if self.fn is None:   # __init__ allows this only for subclasses that override fire()
+            raise TypeError("EveryN needs fn(trainer, when) or a subclass that overrides fire()")
         self.fn(trainer, when)
 
     def _maybe_fire(self, trainer, when: str) -> None:
@@ -113,13 +115,14 @@ class CSVLogger(Callback):
                 return
             self.columns = self.base_columns + sorted(k for k in header_from if k not in self.base_columns)
             rows, self._pending = self._pending, []
-            atomic_write_text(self.path, _csv_text([self.columns, *self._cells(rows)]))
+            atomic_write_text(self.path, _csv_text([self.columns, *self._cells(rows, self.columns)]))
             return
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerows(self._cells([row]))
+            csv.writer(f).writerows(self._cells([row], self.columns))
 
-    def _cells(self, rows: list[dict[str, Any]]) -> list[list[str]]:
-        return [[_fmt(r.get(c)) for c in self.columns] for r in rows]
+    @staticmethod
+    def _cells(rows: list[dict[str, Any]], columns: list[str]) -> list[list[str]]:
+        return [[_fmt(r.get(c)) for c in columns] for r in rows]
 
     def on_train_start(self, trainer) -> None:
         """A fresh run starts a fresh file; a resumed one drops the rows written after its

@@ -7,12 +7,13 @@ lives in distributed.py).
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from colorclass.engine.settings import OptimSettings
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["build_optimizer", "build_scheduler", "seed_everything", "collate_sum",
            "improved"]
@@ -20,7 +21,7 @@ __all__ = ["build_optimizer", "build_scheduler", "seed_everything", "collate_sum
 
 def build_optimizer(params, cfg: OptimSettings) -> torch.optim.Optimizer:
     if not cfg.lr > 0:
-        raise ValueError(f"optim.lr must be > 0, got {cfg.lr}")
+        raise ColorclassError(f"optim.lr must be > 0, got {cfg.lr}")
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
@@ -29,7 +30,7 @@ def build_optimizer(params, cfg: OptimSettings) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise ValueError(f"optim.name {cfg.name!r} is not one of adam, adamw, sgd, rmsprop")
+    raise ColorclassError(f"optim.name {cfg.name!r} is not one of adam, adamw, sgd, rmsprop")
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimSettings, *, epochs: int, mode: str = "min"):
@@ -41,9 +42,16 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimSettings, *, epo
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
     if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.gamma,
+        direction: Literal["min", "max"]
+        if mode == "min":
+            direction = "min"
+        elif mode == "max":
+            direction = "max"
+        else:   # what ReduceLROnPlateau raises too
+            raise ValueError(f"plateau schedule mode {mode!r} is not 'min' or 'max'")
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=direction, factor=cfg.gamma,
                                                           patience=cfg.plateau_patience)
-    raise ValueError(f"optim.schedule {cfg.schedule!r} is not one of none, step, cosine, plateau")
+    raise ColorclassError(f"optim.schedule {cfg.schedule!r} is not one of none, step, cosine, plateau")
 
 
 def seed_everything(seed: int) -> None:

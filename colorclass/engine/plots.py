@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-
 from typing import Sequence
 
 import numpy as np
@@ -67,8 +66,8 @@ def _draw_loss(ax, s) -> None:
         else:
             ax.plot(x, y, color="tab:blue", label="train loss")
     if s.get("val_loss"):
-        x, y = zip(*s["val_loss"])
-        ax.plot(x, y, "o-", color="tab:orange", markersize=4, label="validation loss")
+        val_x, val_y = zip(*s["val_loss"])
+        ax.plot(val_x, val_y, "o-", color="tab:orange", markersize=4, label="validation loss")
     values = [v for _, v in train + s.get("val_loss", [])]
     if values and min(values) > 0 and max(values) / min(values) > 30:
         ax.set_yscale("log")
@@ -78,7 +77,7 @@ def _draw_loss(ax, s) -> None:
 
 
 def _draw_metrics(ax, s, metrics: Sequence[str]) -> None:
-    values = []
+    values: list[float] = []
     for key in metrics:
         if s.get(key):
             x, y = zip(*s[key])

@@ -6,15 +6,18 @@
 """
 from __future__ import annotations
 
+import logging
 import signal
-import sys
 import threading
-from typing import Any, Sequence
+from types import FrameType
+from typing import Any, Callable, Literal, Sequence
 
 from colorclass.engine.checkpoint import capture_rng, restore_rng
 from colorclass.engine.optim import seed_everything
 
 __all__ = ["capture_state", "apply_state", "summarize", "summary_text", "GracefulInterrupt"]
+
+log = logging.getLogger(__name__)
 
 
 def capture_state(t) -> dict[str, Any]:
@@ -70,7 +73,8 @@ class GracefulInterrupt:
     (with a checkpoint); a second one aborts at once. Only in the main thread."""
 
     def __init__(self, trainer) -> None:
-        self.trainer, self.previous = trainer, None
+        self.trainer = trainer
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None   # SIGINT handler to restore
 
     def __enter__(self) -> "GracefulInterrupt":
         if threading.current_thread() is threading.main_thread():
@@ -82,9 +86,9 @@ class GracefulInterrupt:
             raise KeyboardInterrupt
         self.trainer.request_stop("interrupted")
         if self.trainer.is_main_process:
-            print("\nstopping after this iteration (Ctrl-C again to abort)", file=sys.stderr)
+            log.warning("\nstopping after this iteration (Ctrl-C again to abort)")
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
         return False

@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from colorclass.engine.settings import EngineConfig
-from colorclass.support.devices import resolve_device
 from colorclass.engine.distributed import ShardedEpochSampler, agree
 from colorclass.engine.protocol import batch_size_of
+from colorclass.engine.settings import EngineConfig
+from colorclass.support.devices import resolve_device
 
 __all__ = ["NonFiniteLossError", "setup_device", "configure_cuda", "amp_dtype", "autocast", "wrap_model",
            "make_loader", "to_device", "train_step"]

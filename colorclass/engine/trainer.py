@@ -18,6 +18,7 @@ leaving the last checkpoint as it was. Only rank 0 runs callbacks and writes fil
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -29,14 +30,27 @@ from tqdm import tqdm
 
 from colorclass.engine.callbacks import Callback, CSVLogger, PlotCallback, TensorBoardCallback
 from colorclass.engine.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
-from colorclass.engine.settings import EngineConfig
 from colorclass.engine.distributed import agree, all_reduce_sums, init_distributed
 from colorclass.engine.optim import build_optimizer, build_scheduler, collate_sum, improved, seed_everything
-from colorclass.engine.state import GracefulInterrupt, apply_state, capture_state, summarize, summary_text
-from colorclass.engine.steps import NonFiniteLossError, amp_dtype, autocast, configure_cuda, make_loader, setup_device, to_device, train_step, wrap_model
 from colorclass.engine.protocol import batch_size_of, metric_names_of
+from colorclass.engine.settings import EngineConfig
+from colorclass.engine.state import GracefulInterrupt, apply_state, capture_state, summarize, summary_text
+from colorclass.engine.steps import (
+    NonFiniteLossError,
+    amp_dtype,
+    autocast,
+    configure_cuda,
+    make_loader,
+    setup_device,
+    to_device,
+    train_step,
+    wrap_model,
+)
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["Trainer", "NonFiniteLossError"]
+
+log = logging.getLogger(__name__)
 
 
 class Trainer:
@@ -50,7 +64,7 @@ class Trainer:
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
         self.summary_hints = tuple(summary_hints)
         if not resume and (self.run_dir / "checkpoint.safetensors").is_file():
-            raise ValueError(f"run folder {str(self.run_dir)!r} already holds a checkpoint; "
+            raise ColorclassError(f"run folder {str(self.run_dir)!r} already holds a checkpoint; "
                              "pass resume=True to continue it")
         self.device = setup_device(config)
         self.rank, self.world, self._owns_group = init_distributed(self.device.type)
@@ -154,7 +168,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self, summary)
         if self.is_main_process:
-            print(summary_text(summary, self.summary_hints))
+            log.info(summary_text(summary, self.summary_hints))
         return summary
 
     def _run_epochs(self) -> str:
@@ -232,7 +246,7 @@ class Trainer:
     def _track_best(self, metrics: dict[str, float], *, epoch_done: bool) -> bool:
         c = self.cfg
         if metrics and c.early_stop_metric not in metrics:
-            raise ValueError(f"train.early_stop_metric {c.early_stop_metric!r} is not among the validation "
+            raise ColorclassError(f"train.early_stop_metric {c.early_stop_metric!r} is not among the validation "
                              f"metrics {sorted(metrics)}; set --set train.early_stop_metric=val_loss")
         value = metrics.get(c.early_stop_metric)
         is_best = value is not None and math.isfinite(value) and improved(value, self.best, c.early_stop_mode)
@@ -257,5 +271,5 @@ class Trainer:
         model_state, s = load_checkpoint(self.run_dir / "checkpoint.safetensors")
         apply_state(self, model_state, s)
         if self.is_main_process:
-            print(f"resuming {self.run_dir} at epoch {self.epoch + 1}, iteration {self.iteration}"
+            log.info(f"resuming {self.run_dir} at epoch {self.epoch + 1}, iteration {self.iteration}"
                   + (" (run already finished)" if self.finished else ""))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colorclass.support.errors import ColorclassError
+
 __all__ = ["BASELINES", "DATA_STATS_FILE", "mean_ab_of_files", "write_data_stats", "run_mean_ab",
            "baseline_prediction"]
 
@@ -42,7 +44,7 @@ def mean_ab_of_files(files, max_photos: int = STATS_SAMPLE) -> tuple[np.ndarray,
         n_pix += ab.shape[0]
         n_photos += 1
     if not n_pix:
-        raise ValueError("no readable photos to compute the mean ab from")
+        raise ColorclassError("no readable photos to compute the mean ab from")
     return total / n_pix, n_pix, n_photos
 
 

@@ -1,6 +1,6 @@
 """Temperature calibration: tune a run's annealed-mean temperature on held-out photos.
 
-    held-out photos -> predict.predict_logits (once per photo) -> decode at every setting
+    held-out photos -> Predictor.predict (once per photo) -> Predictor.with_settings(...).ab per setting
         (mode = the T -> 0 end, annealed T = 0.05 .. 0.85, mean = the T = 1 end)
         -> metrics.MetricAccumulator per setting -> choose by --metric
         -> RUN/calibration.json (read by runs.load_run: colorize / evaluate use it) + calibration.png
@@ -10,15 +10,19 @@ Calibration refuses photos the run was trained on (its data.train list, as the r
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from colorclass.evaluation.metrics import MetricAccumulator
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["DEFAULT_TEMPERATURES", "METRICS", "HIGHER_IS_BETTER", "sweep_settings", "sweep",
            "choose_setting", "calibrate_run", "plot_sweep"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TEMPERATURES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85)
 HIGHER_IS_BETTER = ("auc_ab_rebalanced", "auc_ab", "ssim", "psnr", "mean_iou")
@@ -34,19 +38,20 @@ def sweep_settings(temperatures=DEFAULT_TEMPERATURES) -> list[tuple[str, float, 
             + [("mean", DEFAULT_TEMPERATURE, 1.0)])
 
 
-def sweep(pairs, bins, settings) -> list[dict]:
-    """Metrics of every decoding setting. ``pairs``: iterable of (predict.Prediction of one photo,
-    its truth (H, W, 3) uint8); the network runs once per photo, only decoding is repeated.
-    Returns one row per setting: {method, temperature, x, ...metrics.MetricAccumulator keys}."""
+def sweep(pairs, predictor, settings) -> list[dict]:
+    """Metrics of every decoding setting. ``pairs``: iterable of (inference.network.Prediction of
+    one photo, its truth (H, W, 3) uint8); the network runs once per photo, only decoding (the
+    ``predictor`` with each setting) is repeated. Returns one row per setting: {method,
+    temperature, x, ...metrics.MetricAccumulator keys}."""
     from colorclass.color import GamutWarning
     from colorclass.decoding.decoders import recombine_full_resolution
-    from colorclass.inference.network import decode_output, to_uint8
+    from colorclass.inference.network import to_uint8
 
     accs = [MetricAccumulator() for _ in settings]
+    decoders = [predictor.with_settings(method=method, temperature=t) for method, t, _ in settings]
     for pred, truth in pairs:
-        for acc, (method, t, _) in zip(accs, settings):
-            ab = decode_output(pred.output, bins, regression=False, method=method, temperature=t,
-                               lightness=pred.l_net)
+        for acc, decoder in zip(accs, decoders):
+            ab = decoder.ab(pred)
             with warnings.catch_warnings():  # clipping is counted instead
                 warnings.simplefilter("ignore", GamutWarning)
                 rgb, n_clipped = recombine_full_resolution(pred.l_full, ab)
@@ -63,7 +68,7 @@ def choose_setting(rows: list[dict], metric: str, *, max_colorfulness_gap: float
     row qualifies, the row closest to the truth's colourfulness.
     """
     if metric not in METRICS:
-        raise ValueError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
+        raise ColorclassError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
     if max_colorfulness_gap is not None:
         ok = [r for r in rows if r["colorfulness_gap"] <= max_colorfulness_gap]
         return choose_setting(ok, metric) if ok else choose_setting(rows, "colorfulness_gap")
@@ -125,36 +130,38 @@ def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "au
     """Sweep the decoding settings on ``val_dir``, store the best in RUN/calibration.json, plot it."""
     from tqdm import tqdm
 
-    from colorclass.support.files import atomic_write_text
+    from colorclass.inference.predictor import Predictor
     from colorclass.photos import list_images, load_rgb, scan_images
-    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
-    from colorclass.runs.loading import CALIBRATION_FILE, load_run
+    from colorclass.runs.loading import CALIBRATION_FILE
+    from colorclass.support.files import atomic_write_text
 
     if metric not in METRICS:
-        raise ValueError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
+        raise ColorclassError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
     settings = sweep_settings(temperatures)
-    run = load_run(run_dir, device=device)
-    if run.regression:
-        raise ValueError(f"run {str(run_dir)!r} is a regression run (loss mse): it has no temperature to calibrate")
+    predictor = Predictor.load(run_dir, device=device)
+    run = predictor.run
+    if predictor.regression:
+        raise ColorclassError(f"run {str(run_dir)!r} is a regression run (loss mse): "
+                              "it has no temperature to calibrate")
     files, skipped = scan_images(list_images(val_dir))
     files = files[:max_images] if max_images else files
     if not files:
-        raise ValueError(f"no usable photos with colour in {str(val_dir)!r}; `colorclass data {val_dir}` shows why")
+        raise ColorclassError(f"no usable photos with colour in {str(val_dir)!r}; "
+                              f"`colorclass data {val_dir}` shows why")
     seen = _trained_on(run)
     overlap = sum(Path(f).resolve() in seen for f in files)
     if overlap:
-        raise ValueError(f"{overlap} of the {len(files)} photos in {str(val_dir)!r} were used to train the run; "
+        raise ColorclassError(f"{overlap} of the {len(files)} photos in {str(val_dir)!r} were used to train the run; "
                          "calibrate on held-out photos")
     if skipped.total:
-        print(f"skipped {skipped.total} photos: {skipped.summary()}")
+        log.info(f"skipped {skipped.total} photos: {skipped.summary()}")
 
     def pairs():
         for f in tqdm(files, desc="calibrate", unit="img"):
             truth = load_rgb(f)
-            l_full = lightness_of(photo_tensor(truth, run.device))
-            yield predict_logits(run.model, l_full, size=run.network_size), truth
+            yield predictor.predict(predictor.photo(truth)), truth
 
-    rows = sweep(pairs(), run.bins, settings)
+    rows = sweep(pairs(), predictor, settings)
     chosen = choose_setting(rows, metric, max_colorfulness_gap=max_colorfulness_gap)
     png = plot_sweep(rows, chosen, metric, Path(run_dir) / "calibration.png")
     record = {"method": chosen["method"], "temperature": chosen["temperature"] or settings[0][1],
@@ -162,8 +169,8 @@ def calibrate_run(run_dir: str | Path, val_dir: str | Path, *, metric: str = "au
               "data": str(val_dir), "n_images": len(files),
               "sweep": [{k: v for k, v in r.items() if k != "per_class_accuracy"} for r in rows]}
     atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(record, indent=2))
-    print(_format_rows(rows, chosen))
+    log.info(_format_rows(rows, chosen))
     what = chosen["method"] + (f", T={chosen['temperature']:g}" if chosen["method"] == "annealed" else "")
-    print(f"calibrated on {len(files)} photos of {val_dir} by {metric}: decode={what}; stored in "
+    log.info(f"calibrated on {len(files)} photos of {val_dir} by {metric}: decode={what}; stored in "
           f"{Path(run_dir) / CALIBRATION_FILE}; plot {png}")
     return record

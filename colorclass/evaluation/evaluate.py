@@ -1,6 +1,6 @@
 """Evaluation: a trained run, the built-in baselines and other runs, on the same photos.
 
-    photos with true colour -> gray -> run / --compare runs (predict.colorize_batch) | baselines
+    photos with true colour -> gray -> run / --compare runs (Predictor.colorize_tensor) | baselines
         -> metrics.MetricAccumulator per method -> *metrics JSON* + printed table (+ markdown)
 
 JSON keys (a contract; later versions add keys, never rename). Top level = the run itself:
@@ -21,7 +21,9 @@ percent; the JSON keeps fractions in [0, 1].
 from __future__ import annotations
 
 import json
+import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from colorclass.evaluation.metrics import AUC_THRESHOLDS, MetricAccumulator
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["evaluate_run", "check_output_file", "format_table", "markdown_table", "AUC_THRESHOLDS"]
+
+log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = (("AuC %", "auc_ab", 100), ("rebal. AuC %", "auc_ab_rebalanced", 100),
                  ("ab RMSE", "ab_rmse", 1), ("PSNR dB", "psnr", 1), ("SSIM", "ssim", 1),
@@ -45,7 +50,7 @@ def check_output_file(path: str | Path | None, option: str) -> None:
         return
     p = Path(path)
     if p.is_dir():
-        raise ValueError(f"{option} {str(path)!r} is a folder; give a file name, e.g. {p / 'out.json'}")
+        raise ColorclassError(f"{option} {str(path)!r} is a folder; give a file name, e.g. {p / 'out.json'}")
     if not p.parent.is_dir():
         raise FileNotFoundError(f"{option} {str(path)!r}: folder {str(p.parent)!r} does not exist; create it first")
 
@@ -60,22 +65,18 @@ def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, encoder) -> tuple[in
 
 
 class _RunMethod:
-    """One trained run as a method: its decoding rule, accumulator and pixel hits."""
+    """One trained run as a method: its Predictor (decoding settings resolved once), accumulator
+    and pixel hits."""
 
-    def __init__(self, run, name: str, kind: str, method: str | None, temperature: float | None):
-        self.run, self.name, self.kind = run, name, kind
-        self.method = method or run.method
-        self.temperature = run.temperature if temperature is None else temperature
-        self.source = run.temperature_source if method is None and temperature is None else "command line"
-        self.encoder = None if run.regression else run.bins.encoder(device=str(run.device))
+    def __init__(self, predictor, name: str, kind: str):
+        self.predictor, self.name, self.kind = predictor, name, kind
+        self.encoder = None if predictor.regression else predictor.bins.encoder(device=str(predictor.device))
         self.acc, self.hits, self.labels = MetricAccumulator(), 0, 0
 
-    def add(self, truth: np.ndarray) -> None:
-        from colorclass.inference.network import colorize_batch, photo_tensor, to_uint8
+    def add(self, truth: np.ndarray) -> np.ndarray:
+        from colorclass.inference.network import to_uint8
 
-        r = self.run
-        rgb, n_clipped, p = colorize_batch(r.model, photo_tensor(truth, r.device), r.bins, regression=r.regression,
-                                           method=self.method, temperature=self.temperature, size=r.network_size)
+        rgb, n_clipped, p = self.predictor.colorize_tensor(self.predictor.photo(truth))
         picture = to_uint8(rgb)[0]
         self.acc.add(picture, truth, n_clipped)
         if self.encoder is not None:
@@ -84,10 +85,12 @@ class _RunMethod:
         return picture
 
     def result(self) -> dict:
-        decode = "regression" if self.run.regression else self.method
-        return {"name": self.name, "kind": self.kind, "run": str(self.run.run_dir), "decode": decode,
-                "temperature": None if self.run.regression else self.temperature,
-                "temperature_source": None if self.run.regression else self.source,
+        p, s = self.predictor, self.predictor.settings
+        return {"name": self.name, "kind": self.kind, "run": str(p.run.run_dir if p.run else p.name),
+                "decode": "regression" if p.regression else s.method,
+                "temperature": None if p.regression else s.temperature,
+                "temperature_source": None if p.regression else s.sources.get("temperature"),
+                "size": s.size, "size_source": s.sources.get("size"),
                 "pixel_acc": self.hits / self.labels if self.labels else None, **self.acc.result()}
 
 
@@ -97,7 +100,7 @@ class _BaselineMethod:
     def __init__(self, name: str, ab: np.ndarray, source: str):
         self.name, self.ab, self.source, self.acc = name, np.asarray(ab, dtype=np.float64), source, MetricAccumulator()
 
-    def add(self, truth: np.ndarray) -> None:
+    def add(self, truth: np.ndarray) -> np.ndarray:
         from colorclass.evaluation.baselines import baseline_prediction
 
         pred, n_clipped = baseline_prediction(truth, self.ab)
@@ -116,15 +119,15 @@ def _baselines(run, names: list[str]) -> list[_BaselineMethod]:
     out = []
     for name in names:
         if name not in BASELINES:
-            raise ValueError(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+            raise ColorclassError(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
         if name == "gray":
             out.append(_BaselineMethod("gray", np.zeros(2), "ab = 0"))
             continue
         ab, source = run_mean_ab(run)
         if ab is None:
-            print(f"skipping baseline 'mean': {source}")
+            log.info(f"skipping baseline 'mean': {source}")
         else:
-            print(f"baseline 'mean': ab = ({ab[0]:.2f}, {ab[1]:.2f}) from {source}")
+            log.info(f"baseline 'mean': ab = ({ab[0]:.2f}, {ab[1]:.2f}) from {source}")
             out.append(_BaselineMethod("mean", ab, source))
     return out
 
@@ -153,44 +156,44 @@ def markdown_table(methods: list[dict]) -> str:
     return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def _method_label(run, method: str | None, temperature: float | None) -> str:
-    if run.regression:
-        return f"{run.run_dir.name} (regression)"
-    m = method or run.method
-    t = run.temperature if temperature is None else temperature
-    return f"{run.run_dir.name} ({m}" + (f", T={t:g})" if m == "annealed" else ")")
+def _method_label(predictor) -> str:
+    name = Path(predictor.name).name or predictor.name
+    if predictor.regression:
+        return f"{name} (regression)"
+    s = predictor.settings
+    return f"{name} ({s.method}" + (f", T={s.temperature:g})" if s.method == "annealed" else ")")
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,
                  method: str | None = None, temperature: float | None = None, max_images: int = 0,
-                 device: str = "auto", compare: list[str | Path] = (), baselines: list[str] = (),
+                 device: str = "auto", compare: Sequence[str | Path] = (), baselines: Sequence[str] = (),
                  markdown: str | Path | None = None, grid: str | Path | None = None,
                  grid_photos: int = 8) -> dict:
     """Colourise every photo of ``data`` with the run, each ``compare`` run and each baseline;
     write the metrics JSON (default RUN/eval.json) and print the table. ``grid``: also draw the
     first ``grid_photos`` photos as gray | every method | truth (a PNG or JPEG)."""
     from colorclass.color import GamutWarning
-    from colorclass.support.files import atomic_write_text
-    from colorclass.photos import list_images, load_rgb, scan_images
     from colorclass.evaluation.grids import gray_of, save_columns_grid
-    from colorclass.runs.loading import load_run
+    from colorclass.inference.predictor import Predictor
+    from colorclass.photos import list_images, load_rgb, scan_images
+    from colorclass.support.files import atomic_write_text
 
     check_output_file(out, "-o")
     check_output_file(markdown, "--markdown")
     check_output_file(grid, "--grid")
-    run = load_run(run_dir, device=device)
-    methods: list = [_RunMethod(run, _method_label(run, method, temperature), "run", method, temperature)]
+    main_run = Predictor.load(run_dir, method=method, temperature=temperature, device=device)
+    methods: list = [_RunMethod(main_run, _method_label(main_run), "run")]
     for other in compare:
-        r = load_run(other, device=device)
-        methods.append(_RunMethod(r, _method_label(r, None, None), "compare", None, None))
-    methods += _baselines(run, list(baselines))
+        p = Predictor.load(other, device=device)
+        methods.append(_RunMethod(p, _method_label(p), "compare"))
+    methods += _baselines(main_run.run, list(baselines))
     files, skipped = scan_images(list_images(data))
     files = files[:max_images] if max_images else files
     if not files:
-        raise ValueError(f"no usable photos with colour in {str(data)!r}; `colorclass data {data}` shows why")
+        raise ColorclassError(f"no usable photos with colour in {str(data)!r}; `colorclass data {data}` shows why")
     if skipped.total:
-        print(f"skipped {skipped.total} photos: {skipped.summary()}")
-    print(f"{methods[0].name}: {run.decode_description() if method is None and temperature is None else 'decode from the command line'}")
+        log.info(f"skipped {skipped.total} photos: {skipped.summary()}")
+    log.info("%s", main_run.describe())
     pictures = []
     for i, f in enumerate(tqdm(files, desc="evaluate", unit="img")):
         truth = load_rgb(f)
@@ -206,15 +209,15 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     out = Path(out) if out else Path(run_dir) / "eval.json"
     atomic_write_text(out, json.dumps(result, indent=2))
     table = format_table(rows)
-    print(table)
+    log.info(table)
     if markdown:
         atomic_write_text(markdown, markdown_table(rows))
-        print(f"wrote {markdown}")
+        log.info(f"wrote {markdown}")
     clipped = [f"{r['name']} {r['clipped_fraction']:.2%}" for r in rows if r["clipped_fraction"]]
     if clipped:
-        print("pixels clipped to the sRGB gamut: " + ", ".join(clipped))
+        log.info("pixels clipped to the sRGB gamut: " + ", ".join(clipped))
     if grid:
         save_columns_grid(pictures, ["gray input", *(m.name for m in methods), "truth"], grid)
-        print(f"wrote {grid}")
-    print(f"wrote {out}")
+        log.info(f"wrote {grid}")
+    log.info(f"wrote {out}")
     return result

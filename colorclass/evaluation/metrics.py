@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,7 +36,8 @@ AUC_MAX = 150
 AUC_THRESHOLDS = np.arange(0, AUC_MAX + 1, dtype=np.float64)
 MIN_BIN_FRACTION = 1e-4   # a bin counts in the rebalanced AuC when it holds >= 0.01 % of the pixels
 N_BINS = 313
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 renamed trapz
+# NumPy 2 renamed trapz (gone from its stubs, hence getattr for NumPy 1.x)
+_trapezoid: Callable[..., Any] = getattr(np, "trapezoid", None) or getattr(np, "trapz")
 
 
 @lru_cache(maxsize=1)
@@ -87,7 +89,7 @@ def rebalanced_pixel_weights(true_bins: np.ndarray, min_fraction: float = MIN_BI
 
 def psnr(pred_u8: np.ndarray, truth_u8: np.ndarray) -> float:
     """PSNR in dB of two uint8 sRGB photos, peak 1 (mse floored at 1e-12)."""
-    mse = np.mean((pred_u8.astype(np.float64) - truth_u8.astype(np.float64)) ** 2) / 255 ** 2
+    mse = float(np.mean((pred_u8.astype(np.float64) - truth_u8.astype(np.float64)) ** 2)) / 255 ** 2
     return float(10 * math.log10(1 / max(mse, 1e-12)))
 
 
@@ -105,7 +107,7 @@ def photo_ssim(pred_u8: np.ndarray, truth_u8: np.ndarray) -> float:
 class ErrorHistogram:
     """Per-bin histograms of the ab error over a whole set: counts (313, 152) int64, bounded memory."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts = np.zeros((N_BINS, AUC_MAX + 2), dtype=np.int64)
 
     def add(self, err: np.ndarray, true_bins: np.ndarray) -> None:
@@ -134,7 +136,7 @@ class ErrorHistogram:
 class MetricAccumulator:
     """Adds photos one at a time; ``result()`` gives every metric of the module docstring."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.hist = ErrorHistogram()
         self.confusion = np.zeros((N_BINS, N_BINS), dtype=np.int64)   # [true bin, predicted bin]
         self.sq_err = 0.0
@@ -172,9 +174,10 @@ class MetricAccumulator:
         acc, miou = self.class_scores()
         mean = {k: float(np.nanmean(v)) if len(v) and not np.all(np.isnan(v)) else None
                 for k, v in self.per_photo.items()}
+        cf_pred, cf_true = mean["cf_pred"], mean["cf_true"]
         return {"n_images": len(self.per_photo["psnr"]), "auc_ab": self.hist.auc(),
                 "auc_ab_rebalanced": self.hist.auc_rebalanced(), "ab_rmse": math.sqrt(self.sq_err / n),
                 "psnr": mean["psnr"], "ssim": mean["ssim"], "mean_iou": miou, "per_class_accuracy": acc,
-                "colorfulness_pred": mean["cf_pred"], "colorfulness_true": mean["cf_true"],
-                "colorfulness_gap": abs(mean["cf_pred"] - mean["cf_true"]),
+                "colorfulness_pred": cf_pred, "colorfulness_true": cf_true,
+                "colorfulness_gap": None if cf_pred is None or cf_true is None else abs(cf_pred - cf_true),
                 "clipped_fraction": self.clipped / n}

@@ -1,17 +1,15 @@
-"""The one prediction path: photo -> network output -> chroma -> full-resolution colour image.
+"""The network step of the prediction path, as pure tensor functions (the Predictor calls them).
 
-    rgb (B, 3, H, W) uint8 -> Lab L at full resolution (l_full)
-        -> *predict_logits*: L resized to the network scale (bilinear, antialiased),
-           padded to the model's input multiple -> network -> output cropped back
-        -> *decode_output*: mode / mean / annealed mean over the bins (or ab for regression)
-        -> *recombine*: ab upsampled to (H, W) + l_full -> sRGB
+    rgb (B, 3, H, W) uint8 -> *lightness_of* -> Lab L at full resolution (l_full)
+        -> *predict_logits*: L resized to the network grid (bilinear, antialiased; *network_grid*
+           caps it), padded to the model's input multiple -> network -> output cropped back
 
-Used by colorize, evaluate, calibrate, the training-time sample grids and validation, and the
-activation pictures, so every consumer sees exactly the same colours for the same photo.
+Decoding and recombination follow in ``inference.predictor``; nothing else calls the network.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,11 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass.color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
-from colorclass.support.limits import MAX_LONG_SIDE, MAX_NETWORK_PIXELS, capped_size
-from colorclass.decoding.decoders import decode, recombine_full_resolution
+from colorclass.support.limits import capped_size
 
-__all__ = ["Prediction", "network_size", "capped_size", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "lightness_of", "forward_padded", "predict_logits",
-           "decode_output", "colorize_batch", "output_stride", "colorize_array", "to_uint8", "photo_tensor"]
+__all__ = ["Prediction", "network_grid", "lightness_of", "forward_padded", "predict_logits",
+           "output_stride", "to_uint8", "photo_tensor"]
 
 
 @dataclass
@@ -38,7 +35,7 @@ class Prediction:
     output: Tensor
 
 
-def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:
+def network_grid(height: int, width: int, size: int | None) -> tuple[int, int]:
     """Shorter side -> ``size`` (keeping the aspect ratio); None or 0 keeps the photo's size.
     Either way the result is capped by ``capped_size`` (long side and area), so no photo or
     option can make the network run on an unbounded grid."""
@@ -80,24 +77,20 @@ def forward_padded(model: torch.nn.Module, l_input: Tensor, *, stride: int | Non
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, l_full: Tensor, *, size: int | None = None,
-                   stride: int | None = None) -> Prediction:
-    """Network output for Lab lightness ``l_full: (B, 1, H, W)`` run at shorter side ``size``."""
-    h, w = network_size(l_full.shape[2], l_full.shape[3], size)
+                   stride: int | None = None, planes: Callable[[int, int], Tensor] | None = None) -> Prediction:
+    """Network output for Lab lightness ``l_full: (B, 1, H, W)`` run at shorter side ``size``.
+
+    ``planes(h, w)``, when given, returns extra input planes (B, C, h, w) at the network grid
+    (the hint map and mask of a hint-aware model), joined to the lightness input."""
+    h, w = network_grid(l_full.shape[2], l_full.shape[3], size)
     l_small = F.interpolate(l_full, size=(h, w), mode="bilinear", align_corners=False,
                             antialias=True) if (h, w) != tuple(l_full.shape[2:]) else l_full
     l_input = lab_to_l_input(l_small)
+    net_input = l_input if planes is None else torch.cat([l_input, planes(h, w).to(l_input)], dim=1)
     s = output_stride(model, stride)
-    output = forward_padded(model, l_input, stride=s)
+    output = forward_padded(model, net_input, stride=s)
     l_net = F.avg_pool2d(l_small, s, ceil_mode=True) if s > 1 else l_small
     return Prediction(l_full, l_input, l_net, output)
-
-
-def decode_output(output: Tensor, bins, *, regression: bool, method: str, temperature: float,
-                  lightness: Tensor | None) -> Tensor:
-    """Network output -> ab (B, 2, h, w): the output itself for regression, else ``decode``."""
-    if regression:
-        return output
-    return decode(output, bins, method=method, temperature=temperature, lightness=lightness)
 
 
 def to_uint8(rgb: Tensor) -> np.ndarray:
@@ -107,33 +100,3 @@ def to_uint8(rgb: Tensor) -> np.ndarray:
         rows = slice(top, top + 256)
         out[:, rows].copy_(rgb[:, :, rows].clamp(0, 1).mul_(255).round_().permute(0, 2, 3, 1))
     return out.cpu().numpy()
-
-
-@torch.no_grad()
-def colorize_batch(model: torch.nn.Module, rgb_u8: Tensor, bins, *, regression: bool, method: str,
-                   temperature: float, size: int | None = None, stride: int | None = None,
-                   as_uint8: bool = False) -> tuple[Tensor, int, Prediction]:
-    """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> (colour (B, 3, H, W) float32
-    in [0, 1] at full resolution, number of clipped pixels, the Prediction). With ``as_uint8``
-    the colour is (B, H, W, 3) uint8, made strip by strip without a full-size float copy."""
-    pred = predict_logits(model, lightness_of(rgb_u8), size=size, stride=stride)
-    ab = decode_output(pred.output, bins, regression=regression, method=method,
-                       temperature=temperature, lightness=pred.l_net)
-    rgb, n_clipped = recombine_full_resolution(pred.l_full, ab, as_uint8=as_uint8)
-    return rgb, int(n_clipped), pred
-
-
-@torch.no_grad()
-def colorize_array(rgb_u8: np.ndarray, run, *, method: str | None = None, temperature: float | None = None,
-                   size: int | None = None) -> tuple[np.ndarray, int]:
-    """Colourise one photo with a loaded ``runs.Run``.
-
-    rgb_u8: (H, W, 3) uint8 (a grayscale photo replicated to 3 channels is fine). Returns
-    (colour photo (H, W, 3) uint8, number of clipped pixels). ``method`` / ``temperature``
-    default to the run's decoding rule.
-    """
-    rgb, n_clipped, _ = colorize_batch(
-        run.model, photo_tensor(rgb_u8, run.device), run.bins, regression=run.regression,
-        method=method or run.method, temperature=run.temperature if temperature is None else temperature,
-        size=size, as_uint8=True)
-    return rgb[0].cpu().numpy(), n_clipped

@@ -20,11 +20,22 @@ import torch
 from torch import nn
 
 from colorclass.models.cnn import ClassicCNN, build_cnn, build_unet
-from colorclass.models.common import InputSizeError, average_state_dicts, crop_to, nearest_valid_size, pad_to_multiple, state_dict_differences, unwrap_state_dict
+from colorclass.models.common import (
+    InputSizeError,
+    average_state_dicts,
+    check_in_channels,
+    crop_to,
+    nearest_valid_size,
+    pad_to_multiple,
+    state_dict_differences,
+    unwrap_state_dict,
+)
 from colorclass.models.deep_unet import DeepUNet, build_deep_unet
 from colorclass.models.fcn import FCN, build_fcn8s, build_fcn16s, build_fcn32s, init_from_previous_stage
+from colorclass.models.fold import count_batchnorm, fold_batchnorm
 from colorclass.models.summary import LayerStats, ModelProfile, measure_step_peak_memory, profile_model, summarize
 from colorclass.models.vgg_dilated import VGGDilated, build_vgg_dilated
+from colorclass.support.errors import ColorclassError
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": build_cnn,
@@ -39,40 +50,44 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 
 def _check_options(name: str, kw: dict) -> None:
     allowed = [p for p in inspect.signature(MODELS[name]).parameters
-               if p not in ("out_channels", "width", "kernel_size")]
+               if p not in ("out_channels", "width", "kernel_size", "in_channels")]
     for key in kw:
         if key not in allowed:
-            raise ValueError(f"model '{name}' has no option '{key}'; its options are: "
+            raise ColorclassError(f"model '{name}' has no option '{key}'; its options are: "
                              f"{', '.join(allowed) or 'none'}")
 
 
 def build_model(name: str, *, out_channels: int, width: int = 32, kernel_size: int = 3,
-                seed: int | None = None, **kw) -> nn.Module:
+                seed: int | None = None, in_channels: int = 1, **kw) -> nn.Module:
     """Build network ``name`` (a key of :data:`MODELS`) with ``out_channels`` output maps.
 
     ``width`` scales every layer's channel count, ``kernel_size`` (odd) the stride-1 convs;
     family-specific options go in ``**kw`` (e.g. ``depth`` for deep_unet, ``classic_head`` for
-    cnn/unet, ``fc_channels`` for the FCNs). With ``seed`` the initial weights are drawn from
-    ``torch.manual_seed(seed)`` without disturbing the global RNG.
+    cnn/unet, ``fc_channels`` for the FCNs). ``in_channels`` is the number of input planes: 1
+    (the lightness, every existing weight file) or more (lightness first, then e.g. hint planes).
+    With ``seed`` the initial weights are drawn from ``torch.manual_seed(seed)`` without disturbing
+    the global RNG.
     """
     if name not in MODELS:
         close = difflib.get_close_matches(str(name), MODELS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ValueError(f"unknown model '{name}'{hint}; choose one of: {', '.join(MODELS)}")
+        raise ColorclassError(f"unknown model '{name}'{hint}; choose one of: {', '.join(MODELS)}")
     if not isinstance(out_channels, int) or out_channels < 1:
-        raise ValueError(f"out_channels must be a positive int (Q bins, or 2 for regression); "
+        raise ColorclassError(f"out_channels must be a positive int (Q bins, or 2 for regression); "
                          f"got {out_channels!r}")
     if not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive int; got {width!r}")
+        raise ColorclassError(f"width must be a positive int; got {width!r}")
     if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd int ('same' padding); "
+        raise ColorclassError(f"kernel_size must be a positive odd int ('same' padding); "
                          f"got {kernel_size!r}")
+    check_in_channels(in_channels)
     _check_options(name, kw)
+    kw = {"out_channels": out_channels, "width": width, "kernel_size": kernel_size, "in_channels": in_channels, **kw}
     if seed is None:
-        return MODELS[name](out_channels=out_channels, width=width, kernel_size=kernel_size, **kw)
+        return MODELS[name](**kw)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MODELS[name](out_channels=out_channels, width=width, kernel_size=kernel_size, **kw)
+        model = MODELS[name](**kw)
     return model
 
 
@@ -93,7 +108,7 @@ def init_from_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
         init_from_previous_stage(model, source)
         return "fcn stage"
     shapes = [f"{k} {got} vs {want}" for k, want, got in wrong][:2]
-    raise ValueError(f"model.init_from weights do not fit this model (missing {missing[:3]}, shapes "
+    raise ColorclassError(f"model.init_from weights do not fit this model (missing {missing[:3]}, shapes "
                      f"{shapes}); use weights of the same model, width and bins")
 
 
@@ -101,5 +116,5 @@ __all__ = [
     "MODELS", "build_model", "init_from_weights", "init_from_previous_stage", "summarize", "profile_model",
     "measure_step_peak_memory", "LayerStats", "ModelProfile", "pad_to_multiple", "crop_to",
     "nearest_valid_size", "unwrap_state_dict", "state_dict_differences", "average_state_dicts", "InputSizeError",
-    "ClassicCNN", "FCN", "DeepUNet", "VGGDilated",
+    "ClassicCNN", "FCN", "DeepUNet", "VGGDilated", "fold_batchnorm", "count_batchnorm",
 ]

@@ -5,12 +5,12 @@ Pipeline position: encode targets -> **network** -> loss. Input ``x: (B, 1, H, W
 
 Layout (``w`` = width = number of filters, ``k`` = kernel size, 'same' padding)::
 
-    down1  conv(1 -> w)    BN ReLU maxpool2      H/2
+    down1  conv(c -> w)    BN ReLU maxpool2      H/2   (c = in_channels, 1: the lightness)
     down2  conv(w -> 2w)   BN ReLU maxpool2      H/4
     middle conv(2w -> 2w)  BN ReLU               H/4
     up1    conv(2w -> w)   BN ReLU upsample2     H/2   (U-Net: input is cat(middle, down2))
     up2    conv(w -> h)    BN ReLU upsample2     H     (U-Net: input is cat(up1, down1))
-    final  conv(h -> Q)                          H     (U-Net: input is cat(up2, x))
+    final  conv(h -> Q)                          H     (U-Net: input is cat(up2, x), h + c channels)
 
 In the exercise the head width ``h`` equals the number of colours (24 there). With Q = 313
 bins that would cost ~Q^2 k^2 multiply-adds per pixel in the final conv, so by default
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from colorclass.models.common import ColorNet
+from colorclass.models.common import ColorNet, check_in_channels, like_layout
 
 
 def _block(c_in: int, c_out: int, k: int, resample: nn.Module | None) -> nn.Sequential:
@@ -47,8 +47,9 @@ class ClassicCNN(ColorNet):
 
     def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
                  skips: bool = False, classic_head: bool = False, head_kernel: int = 0,
-                 output_stride: int = 1) -> None:
+                 output_stride: int = 1, in_channels: int = 1) -> None:
         super().__init__()
+        self.in_channels = check_in_channels(in_channels)
         if output_stride not in (1, 2):
             raise ValueError(f"output_stride must be 1 or 2 for cnn/unet; got {output_stride!r}")
         if not isinstance(head_kernel, int) or head_kernel < 0 or head_kernel and head_kernel % 2 == 0:
@@ -59,13 +60,13 @@ class ClassicCNN(ColorNet):
         w, k = width, kernel_size
         head = out_channels if classic_head else w
         extra = 2 if skips else 1  # channel multiplier of concatenated inputs
-        self.down1 = _block(1, w, k, nn.MaxPool2d(2))
+        self.down1 = _block(in_channels, w, k, nn.MaxPool2d(2))
         self.down2 = _block(w, 2 * w, k, nn.MaxPool2d(2))
         self.middle = _block(2 * w, 2 * w, k, None)
         self.up1 = _block(2 * w * extra, w, k, nn.Upsample(scale_factor=2))
         self.up2 = _block(w * extra, head, k, nn.Upsample(scale_factor=2) if output_stride == 1 else None)
         hk = head_kernel or k
-        self.final = nn.Conv2d(head + (1 if skips else 0), out_channels, hk, padding=hk // 2)
+        self.final = nn.Conv2d(head + (in_channels if skips else 0), out_channels, hk, padding=hk // 2)
 
     def body(self, x: Tensor) -> Tensor:
         d1 = self.down1(x)
@@ -76,18 +77,20 @@ class ClassicCNN(ColorNet):
         u1 = self.up1(torch.cat([mid, d2], dim=1))
         u2 = self.up2(torch.cat([u1, d1], dim=1))
         skip = x if self.output_stride == 1 else F.avg_pool2d(x, self.output_stride)
-        return self.final(torch.cat([u2, skip], dim=1))
+        return self.final(torch.cat([u2, like_layout(skip, u2)], dim=1))
 
 
 def build_cnn(*, out_channels: int, width: int = 32, kernel_size: int = 3,
-              classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1) -> ClassicCNN:
+              classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1,
+              in_channels: int = 1) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
                       skips=False, classic_head=classic_head, head_kernel=head_kernel,
-                      output_stride=output_stride)
+                      output_stride=output_stride, in_channels=in_channels)
 
 
 def build_unet(*, out_channels: int, width: int = 32, kernel_size: int = 3,
-               classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1) -> ClassicCNN:
+               classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1,
+               in_channels: int = 1) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
                       skips=True, classic_head=classic_head, head_kernel=head_kernel,
-                      output_stride=output_stride)
+                      output_stride=output_stride, in_channels=in_channels)

@@ -1,7 +1,8 @@
 """Shared pieces of the networks: input checks, padding helpers, the base class, bilinear 2x.
 
 Pipeline position: photos -> quantize -> encode targets -> **network** -> loss -> decode -> ...
-Every network takes the normalised lightness ``x: (B, 1, H, W) float32`` in [-1, 1] and returns
+Every network takes the normalised lightness ``x: (B, 1, H, W) float32`` in [-1, 1] (plus extra
+planes when built with ``in_channels > 1``) and returns
 logits ``(B, out_channels, H / output_stride, W / output_stride)``. Sizes a network cannot handle
 are refused with :class:`InputSizeError`; :func:`pad_to_multiple` and :func:`crop_to` let callers
 (``colorize``) pad any photo to a valid size and crop the prediction back.
@@ -13,6 +14,8 @@ from abc import abstractmethod
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from colorclass.support.errors import ColorclassError
 
 
 class InputSizeError(ValueError):
@@ -64,12 +67,16 @@ def nearest_valid_size(size: int, multiple: int, minimum: int | None = None) -> 
     return max(nearest, -(-minimum // multiple) * multiple)
 
 
-def check_input(x: Tensor, *, multiple: int, minimum: int, name: str) -> None:
-    """Raise a clear ValueError unless ``x`` is (B, 1, H, W) float with H, W valid for the net."""
-    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != 1:
+def check_input(x: Tensor, *, multiple: int, minimum: int, name: str, in_channels: int = 1) -> None:
+    """Raise a clear ValueError unless ``x`` is (B, in_channels, H, W) float with H, W valid for
+    the net."""
+    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != in_channels:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name} expects the normalised L channel as a (B, 1, H, W) tensor; "
-                         f"got {shape}. Pass rgb_to_lab(...)[:, :1] / 50 - 1.")
+        if in_channels == 1:
+            raise ValueError(f"{name} expects the normalised L channel as a (B, 1, H, W) tensor; "
+                             f"got {shape}. Pass rgb_to_lab(...)[:, :1] / 50 - 1.")
+        raise ValueError(f"{name} expects a (B, {in_channels}, H, W) tensor (the normalised L "
+                         f"channel first, then the extra input planes); got {shape}")
     if not x.is_floating_point():
         raise ValueError(f"{name} expects a floating-point input in [-1, 1]; got dtype {x.dtype}")
     h, w = x.shape[-2:]
@@ -114,22 +121,47 @@ def crop_to(x: Tensor, h: int, w: int) -> Tensor:
 class ColorNet(nn.Module):
     """Base class: validates the input, then calls :meth:`body`.
 
-    Subclasses set ``output_stride`` (1 or 4), ``input_multiple`` and ``min_input_size``.
+    Subclasses set ``output_stride`` (1 or 4), ``input_multiple`` and ``min_input_size``;
+    ``in_channels`` is 1 (the lightness) unless extra input planes were asked for.
     """
 
     output_stride: int = 1
     input_multiple: int = 1
     min_input_size: int = 1
+    in_channels: int = 1
     arch: str = "colornet"
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x: (B, 1, H, W)`` float in [-1, 1] -> logits ``(B, Q, H/stride, W/stride)``."""
-        check_input(x, multiple=self.input_multiple, minimum=self.min_input_size, name=self.arch)
+        """``x: (B, in_channels, H, W)`` float in [-1, 1] -> logits ``(B, Q, H/stride, W/stride)``."""
+        check_input(x, multiple=self.input_multiple, minimum=self.min_input_size, name=self.arch,
+                    in_channels=self.in_channels)
         return self.body(x)
 
     @abstractmethod
     def body(self, x: Tensor) -> Tensor:
         """The network proper (subclasses define it); input already validated."""
+
+
+def check_in_channels(in_channels: int) -> int:
+    """``in_channels`` (input planes: 1 = lightness only) as a positive int, or ValueError."""
+    if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels < 1:
+        raise ColorclassError(f"in_channels must be a positive int (1 = lightness only); got {in_channels!r}")
+    return in_channels
+
+
+def like_layout(x: Tensor, ref: Tensor) -> Tensor:
+    """``x`` in the memory format of ``ref`` (channels-last or contiguous) before a ``cat`` on dim 1.
+
+    ``torch.cat`` of a channels-last tensor and a 1-channel one (whose NCHW strides are also
+    valid channels-last strides, so its format is ambiguous) gives an NCHW result, which every
+    following channels-last convolution then copies, in forward and again in backward. Copying
+    the small ``x`` (the input planes) into channels-last strides once avoids those two copies
+    of the large concatenation."""
+    if ref.dim() != 4 or not ref.is_contiguous(memory_format=torch.channels_last) or ref.is_contiguous():
+        return x
+    if x.stride(1) == 1 and x.is_contiguous(memory_format=torch.channels_last):
+        return x
+    return torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
 
 
 def bilinear_kernel_2x(channels: int) -> Tensor:

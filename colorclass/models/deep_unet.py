@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from colorclass.models.common import ColorNet
+from colorclass.models.common import ColorNet, check_in_channels
 
 
 def _down(c_in: int, c_out: int, k: int, batch_norm: bool) -> nn.Sequential:
@@ -42,8 +42,10 @@ class DeepUNet(ColorNet):
     arch = "deep_unet"
 
     def __init__(self, *, out_channels: int, width: int = 32, depth: int = 8,
-                 down_kernel: int = 4, n_dropout: int = 3, dropout: float = 0.5) -> None:
+                 down_kernel: int = 4, n_dropout: int = 3, dropout: float = 0.5,
+                 in_channels: int = 1) -> None:
         super().__init__()
+        self.in_channels = check_in_channels(in_channels)
         if not 2 <= depth <= 10:
             raise ValueError(f"deep_unet depth must be in [2, 10]; got {depth} (8 suits 256x256)")
         if down_kernel < 2 or down_kernel % 2:
@@ -53,7 +55,7 @@ class DeepUNet(ColorNet):
         chans = [min(width * 2 ** i, 8 * width) for i in range(depth)]
         k = down_kernel
         self.downs = nn.ModuleList(
-            _down(1 if i == 0 else chans[i - 1], chans[i], k, batch_norm=0 < i < depth - 1)
+            _down(in_channels if i == 0 else chans[i - 1], chans[i], k, batch_norm=0 < i < depth - 1)
             for i in range(depth))
         ups = []
         for n, i in enumerate(range(depth - 1, 0, -1)):  # innermost first
@@ -75,11 +77,12 @@ class DeepUNet(ColorNet):
 
 
 def build_deep_unet(*, out_channels: int, width: int = 32, kernel_size: int = 3, depth: int = 8,
-                    down_kernel: int = 4, n_dropout: int = 3, dropout: float = 0.5) -> DeepUNet:
+                    down_kernel: int = 4, n_dropout: int = 3, dropout: float = 0.5,
+                    in_channels: int = 1) -> DeepUNet:
     """``kernel_size`` sets stride-1 convolutions, which this net has none of: it must stay 3;
     the stride-2 kernel is ``down_kernel``."""
     if kernel_size != 3:
         raise ValueError(f"deep_unet has no stride-1 convolutions, so kernel_size={kernel_size} "
                          f"would be ignored; set down_kernel (even, default 4) instead")
     return DeepUNet(out_channels=out_channels, width=width, depth=depth, down_kernel=down_kernel,
-                    n_dropout=n_dropout, dropout=dropout)
+                    n_dropout=n_dropout, dropout=dropout, in_channels=in_channels)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from colorclass.models.common import BilinearUp2, ColorNet, conv_bn_relu, unwrap_state_dict
+from colorclass.models.common import BilinearUp2, ColorNet, check_in_channels, conv_bn_relu, unwrap_state_dict
 
 VGG16_CONVS = (2, 2, 3, 3, 3)
 STAGE_LAYERS = {16: ("score_pool4", "upscore2"), 8: ("score_pool3", "upscore_pool4")}
@@ -56,8 +56,9 @@ class FCN(ColorNet):
 
     def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
                  stage: int = 32, fc_channels: int | None = None, fc_kernel: int = 7,
-                 batch_norm: bool = True, dropout: float = 0.5) -> None:
+                 batch_norm: bool = True, dropout: float = 0.5, in_channels: int = 1) -> None:
         super().__init__()
+        self.in_channels = check_in_channels(in_channels)
         if stage not in (32, 16, 8):
             raise ValueError(f"FCN stage must be 32, 16 or 8; got {stage}")
         if fc_kernel < 1 or fc_kernel % 2 == 0:
@@ -65,7 +66,7 @@ class FCN(ColorNet):
         self.arch, self.stage = f"fcn{stage}s", stage
         chans = [m * width for m in (2, 4, 8, 16, 16)]
         fc = 128 * width if fc_channels is None else fc_channels
-        c_in = 1
+        c_in = in_channels
         for i, (c, n) in enumerate(zip(chans, VGG16_CONVS), start=1):
             setattr(self, f"block{i}", _vgg_block(c_in, c, n, kernel_size, batch_norm))
             c_in = c
@@ -151,10 +152,10 @@ def init_from_previous_stage(model: nn.Module, state_dict: Mapping[str, Tensor])
 def _builder(stage: int):
     def build(*, out_channels: int, width: int = 32, kernel_size: int = 3,
               fc_channels: int | None = None, fc_kernel: int = 7, batch_norm: bool = True,
-              dropout: float = 0.5) -> FCN:
+              dropout: float = 0.5, in_channels: int = 1) -> FCN:
         return FCN(out_channels=out_channels, width=width, kernel_size=kernel_size, stage=stage,
                    fc_channels=fc_channels, fc_kernel=fc_kernel, batch_norm=batch_norm,
-                   dropout=dropout)
+                   dropout=dropout, in_channels=in_channels)
     build.__name__ = f"build_fcn{stage}s"
     build.__doc__ = f"FCN-{stage}s (see colorclass.models.fcn)."
     return build

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from colorclass.support.errors import ColorclassError
+
 
 @dataclass
 class LayerStats:
@@ -71,7 +73,7 @@ def layer_mult_adds(module: nn.Module, inputs: tuple, output: Tensor) -> int:
 def _size_hw(size: int | tuple[int, int]) -> tuple[int, int]:
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     if h < 1 or w < 1:
-        raise ValueError(f"size must be positive; got {size}")
+        raise ColorclassError(f"size must be positive; got {size}")
     return int(h), int(w)
 
 
@@ -82,8 +84,10 @@ def _leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def profile_model(model: nn.Module, *, size: int | tuple[int, int], batch: int,
                   device: str | torch.device | None = None) -> ModelProfile:
-    """One no-grad forward of a ``(batch, 1, H, W)`` input with hooks on every leaf layer."""
+    """One no-grad forward of a ``(batch, C, H, W)`` input (C = the model's ``in_channels``, 1 by
+    default) with hooks on every leaf layer."""
     h, w = _size_hw(size)
+    c = getattr(model, "in_channels", 1)
     device = next(model.parameters()).device if device is None else torch.device(device)
     layers: list[LayerStats] = []
     seen: set[int] = set()
@@ -107,14 +111,14 @@ def profile_model(model: nn.Module, *, size: int | tuple[int, int], batch: int,
     try:
         model.eval()
         with torch.no_grad():
-            out = model(torch.zeros(batch, 1, h, w, device=device))
+            out = model(torch.zeros(batch, c, h, w, device=device))
     finally:
         model.train(was_training)
         for handle in handles:
             handle.remove()
     params = list(model.parameters())
     return ModelProfile(
-        input_shape=(batch, 1, h, w), output_shape=tuple(out.shape),
+        input_shape=(batch, c, h, w), output_shape=tuple(out.shape),
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
         param_bytes=sum(p.numel() * p.element_size() for p in params), layers=layers)
@@ -134,7 +138,7 @@ def _cpu_peak_from_profiler(model: nn.Module, size: tuple[int, int], batch: int)
 
     optimizer = torch.optim.Adam(model.parameters())
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        x = torch.rand(batch, 1, *size) * 2 - 1
+        x = torch.rand(batch, getattr(model, "in_channels", 1), *size) * 2 - 1
         _training_step(model, x, optimizer)
         del x
     results = getattr(prof.profiler, "kineto_results", None)
@@ -163,7 +167,7 @@ def measure_step_peak_memory(model: nn.Module, *, size: int | tuple[int, int], b
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-        _training_step(work, torch.rand(batch, 1, *hw, device=device) * 2 - 1,
+        _training_step(work, torch.rand(batch, getattr(work, "in_channels", 1), *hw, device=device) * 2 - 1,
                        torch.optim.Adam(work.parameters()))
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device),
@@ -197,7 +201,7 @@ def summarize(model: nn.Module, *, size: int | tuple[int, int], batch: int,
     """Text table: per leaf layer output shape, parameters, mult-adds, activation memory; totals;
     and (``measure=True``) the measured peak memory of one training step."""
     if batch < 1:
-        raise ValueError(f"batch must be >= 1; got {batch}")
+        raise ColorclassError(f"batch must be >= 1; got {batch}")
     device = next(model.parameters()).device if device is None else torch.device(device)
     prof = profile_model(model, size=size, batch=batch, device=device)
     name_w = max([len("layer")] + [len(layer.name) for layer in prof.layers])

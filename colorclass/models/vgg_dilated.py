@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from colorclass.models.common import ColorNet
+from colorclass.models.common import ColorNet, check_in_channels
 
 # (channel multiplier, number of convs, dilation, stride of the last conv)
 BLOCKS = ((2, 2, 1, 2), (4, 2, 1, 2), (8, 3, 1, 2), (16, 3, 1, 1),
@@ -47,9 +47,11 @@ class VGGDilated(ColorNet):
     input_multiple = 8
     min_input_size = 16  # keeps the 1/8 blocks at >= 2x2 so BatchNorm works at batch 1
 
-    def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3) -> None:
+    def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
+                 in_channels: int = 1) -> None:
         super().__init__()
-        k, c_in, blocks = kernel_size, 1, []
+        self.in_channels = check_in_channels(in_channels)
+        k, c_in, blocks = kernel_size, in_channels, []
         for mult, n, dilation, stride in BLOCKS:
             blocks.append(_block(c_in, mult * width, n, k, dilation, stride))
             c_in = mult * width
@@ -65,5 +67,6 @@ class VGGDilated(ColorNet):
         return self.classifier(self.conv8(self.blocks(x)))
 
 
-def build_vgg_dilated(*, out_channels: int, width: int = 32, kernel_size: int = 3) -> VGGDilated:
-    return VGGDilated(out_channels=out_channels, width=width, kernel_size=kernel_size)
+def build_vgg_dilated(*, out_channels: int, width: int = 32, kernel_size: int = 3,
+                      in_channels: int = 1) -> VGGDilated:
+    return VGGDilated(out_channels=out_channels, width=width, kernel_size=kernel_size, in_channels=in_channels)

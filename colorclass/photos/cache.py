@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from colorclass.support.errors import ColorclassError
 from colorclass.support.files import atomic_path, atomic_write_text
 
 __all__ = ["open_or_build_cache"]
@@ -54,7 +55,7 @@ def _fill(tmp: Path, ds, *, progress: bool) -> None:
         for i in tqdm(range(len(ds.files)), desc="building cache", unit="img", disable=not progress):
             img = first if i == 0 else ds._decode(i)
             if img.shape != first.shape:
-                raise ValueError(f"a memory-mapped cache needs working images of one shape: "
+                raise ColorclassError(f"a memory-mapped cache needs working images of one shape: "
                                  f"{ds.files[i]} gives {img.shape}, {ds.files[0]} gives {first.shape}; "
                                  "use cache=True (in memory) for photos of mixed sizes")
             out[i] = img
@@ -66,7 +67,7 @@ def _fill(tmp: Path, ds, *, progress: bool) -> None:
 def open_or_build_cache(path: Path, ds, *, progress: bool = True) -> np.ndarray:
     """Open ``path`` read-only as a memory map, building it first if missing or stale."""
     if path.suffix != ".npy":
-        raise ValueError(f"cache file must end in .npy, got {str(path)!r}")
+        raise ColorclassError(f"cache file must end in .npy, got {str(path)!r}")
     meta_path = path.with_suffix(".json")
     signature = _signature(ds)
     arr = _open_if_fresh(path, meta_path, signature, len(ds.files))

@@ -28,6 +28,7 @@ from colorclass.photos.augment import apply_crop, center_crop, sample_crop, work
 from colorclass.photos.cache import open_or_build_cache
 from colorclass.photos.read import UnreadableImage, load_rgb
 from colorclass.photos.scan import list_images, scan_images
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["ImageFolderDataset"]
 
@@ -90,7 +91,7 @@ class ImageFolderDataset(Dataset):
                                                    progress=progress)
         if not self.files:
             where = files_or_root if isinstance(files_or_root, (str, Path)) else f"{len(files)} files"
-            raise ValueError(f"no usable photos in {where}; skipped: {self.skip_report.summary()}")
+            raise ColorclassError(f"no usable photos in {where}; skipped: {self.skip_report.summary()}")
         self._cache: list[np.ndarray] | np.ndarray | None = None
         if cache is True:
             self._cache = [self._decode(i) for i in tqdm(range(len(self.files)), desc="caching photos",

@@ -22,15 +22,23 @@ import torch
 from tqdm import tqdm
 
 from colorclass.photos.colorfulness import channel_variance, hasler_susstrunk
-from colorclass.support.files import atomic_write_text
 from colorclass.photos.read import UnreadableImage, load_for_stats, shown
 from colorclass.photos.scan import SkipReport, check_file, list_images, scan_images
+from colorclass.support.files import atomic_write_text
 
 __all__ = ["describe_folder", "rank_folder"]
 
 
+def _usable_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a photo that ``scan_images`` kept (its check always has a size)."""
+    size = check_file(path).size
+    if size is None:
+        raise ValueError(f"{shown(path)} is no longer a usable photo ({check_file(path).reason}); run again")
+    return size
+
+
 def _size_lines(files: list[Path]) -> list[str]:
-    sizes = np.array([check_file(f).size for f in files], dtype=np.int64)   # (n, 2) width, height
+    sizes = np.array([_usable_size(f) for f in files], dtype=np.int64)   # (n, 2) width, height
     lines = []
     for name, col in (("width", sizes[:, 0]), ("height", sizes[:, 1])):
         lines.append(f"  {name:6s} min {col.min()}  median {int(np.median(col))}  max {col.max()}")
@@ -79,7 +87,7 @@ def describe_folder(root: str | Path, *, crop_size: int | None = None, n_samples
         lines.append("sizes of usable photos (pixels, after EXIF orientation):")
         lines += _size_lines(usable)
         if crop_size is None:
-            crop_size = int(min(64, np.median([min(check_file(f).size) for f in usable])))
+            crop_size = int(min(64, np.median([min(_usable_size(f)) for f in usable])))
         with torch.no_grad():
             lines += _sample_lines(usable, crop_size=crop_size, n_samples=n_samples, seed=seed)
     else:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorclass.photos.scan import FileCheck, decode_and_check, list_images, remember_check, scan_images
+from colorclass.photos.scan import FileCheck, MemoKey, decode_and_check, list_images, remember_check, scan_images
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["sample_pixels"]
 
@@ -69,7 +70,7 @@ def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_pe
         report.add(f, "changed while reading")
     files = [f for f in files if f in drawn]
     if not files:
-        raise ValueError(f"no usable photos in {root_or_files!s:.200}; skipped: {report.summary()}")
+        raise ColorclassError(f"no usable photos in {root_or_files!s:.200}; skipped: {report.summary()}")
     per_image = min(pixels_per_image, max(1, max_pixels // len(files)))
     if len(files) > max_pixels:
         pick = np.random.default_rng(seed).choice(len(files), size=max_pixels, replace=False)
@@ -81,11 +82,11 @@ def sample_pixels(root_or_files: str | Path | Iterable[str | Path], *, pixels_pe
     return pixels, info
 
 
-def _check_and_draw(job: tuple[Path, int, int]) -> tuple[tuple | None, FileCheck, np.ndarray | None]:
+def _check_and_draw(job: tuple[Path, int, int]) -> tuple[MemoKey | None, FileCheck, np.ndarray | None]:
     """Worker: (memo key, check, pixels or None) of one photo, decoded once."""
     path, n, seed = job
-    key, check, rgb = decode_and_check(path)
-    return key, check, (_draw(path, rgb, n, seed=seed) if check.reason is None else None)
+    key, check, rgb = decode_and_check(path)   # rgb is None only for an unusable file
+    return key, check, (_draw(path, rgb, n, seed=seed) if check.reason is None and rgb is not None else None)
 
 
 @contextlib.contextmanager

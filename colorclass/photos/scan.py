@@ -10,8 +10,8 @@ Files that cannot be used are never fatal: ``load_rgb`` raises ``UnreadableImage
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +21,20 @@ from tqdm import tqdm
 
 from colorclass.photos.colorfulness import hasler_susstrunk
 from colorclass.photos.colourless import is_colourless
-from colorclass.photos.read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_with_info, shown, stats_view
+from colorclass.photos.read import (
+    GRAY_MODES,
+    IMAGE_EXTENSIONS,
+    STATS_SIZE,
+    UnreadableImage,
+    load_with_info,
+    shown,
+    stats_view,
+)
 
 __all__ = ["list_images", "SkipReport", "FileCheck", "check_file", "decode_and_check", "remember_check",
            "scan_images", "split_files"]
+
+log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- file lists
 
@@ -67,8 +77,8 @@ def list_images(root: str | Path, skipped: SkipReport | None = None) -> list[Pat
         found += [Path(dirpath) / f for f in filenames
                   if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
     if skipped is None and report.total:
-        print(f"note: {report.total} folder(s) under {shown(root)} not searched: "
-              + report.summary().replace("\n", "; "), file=sys.stderr)
+        log.info(f"note: {report.total} folder(s) under {shown(root)} not searched: "
+                 + report.summary().replace("\n", "; "))
     return sorted(found)
 
 
@@ -120,10 +130,11 @@ class FileCheck:
     size: tuple[int, int] | None = None    # (width, height) at full resolution, after EXIF
 
 
-_CHECKS: dict[tuple[str, int, int], FileCheck] = {}   # memo: (path, mtime_ns, bytes) -> check
+MemoKey = tuple[str, int, int]   # (path, mtime_ns, bytes)
+_CHECKS: dict[MemoKey, FileCheck] = {}   # memo: (path, mtime_ns, bytes) -> check
 
 
-def _memo_key(path: Path, st: os.stat_result) -> tuple[str, int, int]:
+def _memo_key(path: Path, st: os.stat_result) -> MemoKey:
     """The memo's key: a file counts as unchanged while its path, mtime and size are."""
     return os.fsdecode(path), st.st_mtime_ns, st.st_size
 
@@ -137,36 +148,39 @@ def check_file(path: str | Path) -> FileCheck:
         return FileCheck("missing file")
     key = _memo_key(path, st)
     if key not in _CHECKS:
-        key, check, _ = decode_and_check(path)
-        if key is None:   # removed since the stat above
+        new_key, check, _ = decode_and_check(path)
+        if new_key is None:   # removed since the stat above
             return check
-        remember_check(key, check)
+        remember_check(new_key, check)
+        key = new_key
     return _CHECKS[key]
 
 
-def decode_and_check(path: str | Path) -> tuple[tuple | None, FileCheck, np.ndarray | None]:
+def decode_and_check(path: str | Path) -> tuple[MemoKey | None, FileCheck, np.ndarray | None]:
     """Classify ``path`` as :func:`check_file` does, without touching the memo (safe in worker
     processes), and keep the decode it was judged on so that callers needing pixels decode each
     file once. Returns the memo key (None for a missing file), the check, and ``rgb (H, W, 3)
     uint8`` (shorter side about ``STATS_SIZE`` for large JPEGs, else full size; None when
     unreadable)."""
     path = Path(path)
+    rgb: np.ndarray | None = None
     try:
         st = path.stat()
-        rgb, mode, size = load_with_info(path, STATS_SIZE)
+        decoded, mode, size = load_with_info(path, STATS_SIZE)
     except UnreadableImage as e:
-        check, rgb = FileCheck(e.reason), None
+        check = FileCheck(e.reason)
     except OSError:
         return None, FileCheck("missing file"), None
     else:
-        view = stats_view(rgb)
+        view = stats_view(decoded)
         reason = ("grayscale file" if mode in GRAY_MODES
                   else "no colour" if is_colourless(view) else None)
         check = FileCheck(reason, hasler_susstrunk(view), size)
+        rgb = decoded
     return _memo_key(path, st), check, rgb
 
 
-def remember_check(key: tuple, check: FileCheck) -> None:
+def remember_check(key: MemoKey, check: FileCheck) -> None:
     """Store a check made elsewhere (e.g. in a worker process) in this process's memo."""
     _CHECKS[key] = check
 
@@ -187,7 +201,7 @@ def scan_images(paths: Iterable[str | Path], *, min_colorfulness: float = 0.0,
         check = check_file(path)
         if check.reason is not None:
             report.add(path, check.reason)
-        elif min_colorfulness > 0 and check.colorfulness < min_colorfulness:
+        elif min_colorfulness > 0 and (check.colorfulness is None or check.colorfulness < min_colorfulness):
             report.add(path, f"colourfulness below {min_colorfulness:g}")
         else:
             kept.append(path)
@@ -202,12 +216,12 @@ def split_files(files: Sequence[str | Path], *, val_fraction: float, seed: int
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}; e.g. 0.1 for 10 %")
-    files = sorted({Path(f) for f in files})
-    n_val = int(round(len(files) * val_fraction))
-    if val_fraction > 0 and len(files) >= 2:
-        n_val = min(max(n_val, 1), len(files) - 1)
-    order = np.random.default_rng(seed).permutation(len(files))
+    paths = sorted({Path(f) for f in files})
+    n_val = int(round(len(paths) * val_fraction))
+    if val_fraction > 0 and len(paths) >= 2:
+        n_val = min(max(n_val, 1), len(paths) - 1)
+    order = np.random.default_rng(seed).permutation(len(paths))
     val_idx = set(order[:n_val].tolist())
-    train = [f for i, f in enumerate(files) if i not in val_idx]
-    val = [f for i, f in enumerate(files) if i in val_idx]
+    train = [f for i, f in enumerate(paths) if i not in val_idx]
+    val = [f for i, f in enumerate(paths) if i in val_idx]
     return train, val

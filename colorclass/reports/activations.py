@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from colorclass.support.errors import ColorclassError
 from colorclass.support.files import atomic_path
 
 __all__ = ["default_layers", "record_activations", "save_activation_grid"]
@@ -35,7 +36,8 @@ def record_activations(model: nn.Module, l_input: Tensor, *,
     names = list(layers) if layers is not None else default_layers(model)
     missing = [n for n in names if n not in modules]
     if missing:
-        raise ValueError(f"unknown layer(s) {missing[:3]}; valid names: {', '.join(default_layers(model)[:8])}, ...")
+        raise ColorclassError(f"unknown layer(s) {missing[:3]}; "
+                              f"valid names: {', '.join(default_layers(model)[:8])}, ...")
     out: dict[str, Tensor] = {}
     handles = []
     for name in names:
@@ -77,22 +79,21 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
     """Draw the activations of the run's network on one photo into ``out_png``."""
     from matplotlib.figure import Figure  # object API: no pyplot state, no global backend change
 
-    from colorclass.photos import load_rgb
+    from colorclass.inference.predictor import Predictor
     from colorclass.models import pad_to_multiple
-    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
-    from colorclass.runs.loading import load_run
+    from colorclass.photos import load_rgb
 
-    run = load_run(run_dir, device="cpu")
+    predictor = Predictor.load(run_dir, size=size)
     rgb_u8 = load_rgb(image_path)
-    size = size or run.network_size
-    prediction = predict_logits(run.model, lightness_of(photo_tensor(rgb_u8)), size=size)
-    x, _ = pad_to_multiple(prediction.l_input, run.model.input_multiple)  # what the network saw
-    acts = record_activations(run.model, x)
+    prediction = predictor.predict(predictor.photo(rgb_u8))
+    # what the network saw (padded as inference.network.forward_padded pads it)
+    x, _ = pad_to_multiple(prediction.l_input, int(getattr(predictor.model, "input_multiple", 1)))
+    acts = record_activations(predictor.model, x)
     rows = _pick_rows(acts, max_layers)
     cols = max_channels + 1
     fig = Figure(figsize=(cols * 1.1, (len(rows) + 1) * 1.25))
     axes = fig.subplots(len(rows) + 1, cols, squeeze=False)
-    gray = x[0, 0].numpy()
+    gray = x[0, 0].cpu().numpy()
     for r, name in enumerate(rows):
         maps, _ = _strongest(acts[name], max_channels)
         axes[r, 0].imshow(gray, cmap="gray")
@@ -100,8 +101,8 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
         for c in range(max_channels):
             ax = axes[r, c + 1]
             if c < len(maps):
-                ax.imshow(maps[c].numpy(), cmap="magma")
-    _prediction_row(axes[-1], run, rgb_u8, prediction.output, size)
+                ax.imshow(maps[c].cpu().numpy(), cmap="magma")
+    _prediction_row(axes[-1], predictor, rgb_u8, prediction.output)
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
         for s in ax.spines.values():
@@ -116,18 +117,16 @@ def save_activation_grid(run_dir: str | Path, image_path: str | Path, out_png: s
     return out_png
 
 
-def _prediction_row(axes, run, rgb_u8: np.ndarray, output: Tensor, size: int | None) -> None:
+def _prediction_row(axes, predictor, rgb_u8: np.ndarray, output: Tensor) -> None:
     """Last row: truth, colourised, argmax bin colours, confidence, region averages."""
     import warnings
 
-    from colorclass.inference.network import colorize_array
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        colour, _ = colorize_array(rgb_u8, run, size=size)
+        colour, _ = predictor.colorize(rgb_u8)
     panels = [(rgb_u8, "truth"), (colour, "colourised")]
-    if not run.regression:
-        panels += _label_panels(run, rgb_u8, output)
+    if not predictor.regression:
+        panels += _label_panels(predictor, rgb_u8, output.cpu())
     for ax, (img, title) in zip(axes, panels):
         ax.imshow(img, cmap="viridis" if img.ndim == 2 else None, vmin=0, vmax=1 if img.ndim == 2 else None)
         ax.set_title(title, fontsize=7)

@@ -1,6 +1,6 @@
 """What a classifier's distributions say, per photo and per bin: the report's analysis figures.
 
-    photos -> predict.predict_logits (the one path) -> softmax over the Q bins
+    photos -> Predictor.predict (the one path) -> softmax over the Q bins
         -> *label_stats*: confusion (target bin x predicted bin), target frequencies, entropy maps,
            average-region colours of the predicted and target labels
         -> PNG figures (palette with priors, confusions, entropy, regions) for reports.page
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorclass.support.files import atomic_path
 from colorclass.evaluation.grids import gray_of
+from colorclass.support.files import atomic_path
 
 __all__ = ["entropy_map", "top_confusions", "label_stats", "draw_palette_priors", "draw_confusions",
            "draw_entropy", "draw_regions", "draw_triplets", "bin_colours"]
@@ -55,20 +55,18 @@ def bin_colours(bins) -> np.ndarray:
 
 
 @torch.no_grad()
-def label_stats(run, photos: list[np.ndarray], n_show: int = 6) -> dict:
+def label_stats(predictor, photos: list[np.ndarray], n_show: int = 6) -> dict:
     """Confusion (Q, Q) [target, predicted], target counts (Q,), and for the first ``n_show``
     photos (truth, entropy (h, w), region colours by predicted / target labels) at network scale."""
     from colorclass.decoding.decoders import region_average
-    from colorclass.inference.network import lightness_of, photo_tensor, predict_logits
-
-    q = run.bins.n_bins
-    encoder = run.bins.encoder(device=str(run.device))
+    q = predictor.bins.n_bins
+    encoder = predictor.bins.encoder(device=str(predictor.device))
     confusion = np.zeros((q, q), dtype=np.int64)
     shown = []
     for i, rgb in enumerate(photos):
-        p = predict_logits(run.model, lightness_of(photo_tensor(rgb, run.device)), size=run.network_size)
+        p = predictor.predict(predictor.photo(rgb))
         label = p.output.argmax(1)                                                 # (1, h, w)
-        truth = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().to(run.device)
+        truth = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().to(predictor.device)
         truth = F.interpolate(truth, size=label.shape[1:], mode="area")
         target = encoder.hard(truth.round().clamp(0, 255).byte())
         confusion += np.bincount((target * q + label).cpu().numpy().ravel(), minlength=q * q).reshape(q, q)

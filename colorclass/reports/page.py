@@ -40,33 +40,34 @@ def _note(text: str) -> str:
     return f"<p class='missing'>{html.escape(text)}</p>"
 
 
-def _summary(run) -> str:
-    c = run.config
+def _summary(predictor) -> str:
+    run, c = predictor.run, predictor.run.config
     rows = {"model": f"{c.model.name} (width {c.model.width})", "loss": c.loss.name
             + (" (rebalanced)" if c.loss.rebalance else ""),
             "bins": f"{run.bins.n_bins} {c.bins.family} bins" + (f" in {c.bins.space}" if c.bins.space else ""),
             "training data": c.data.train, "decoding": "regression (ab output)" if run.regression
-            else run.decode_description()}
+            else predictor.settings.describe()}
     return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                                for k, v in rows.items()) + "</table>"
 
 
-def _current(ev: dict, run, data: str | None) -> bool:
+def _current(ev: dict, predictor, data: str | None) -> bool:
     """An earlier evaluation is reused when it has the methods table, the same data and the run's
     present decoding rule (a calibration made after it makes it stale)."""
-    same_rule = run.regression or (ev.get("decode") == run.method and ev.get("temperature") == run.temperature)
+    s = predictor.settings
+    same_rule = predictor.regression or (ev.get("decode") == s.method and ev.get("temperature") == s.temperature)
     same_data = data is None or Path(ev.get("data", "")).resolve() == Path(data).resolve()
     return "methods" in ev and same_rule and same_data
 
 
-def _evaluation(run, data: str | None, folder: Path) -> str:
+def _evaluation(predictor, data: str | None, folder: Path) -> str:
     from colorclass.evaluation.evaluate import evaluate_run, format_table
 
-    run_dir, found = Path(run.run_dir), None
+    run_dir, found = Path(predictor.run.run_dir), None
     for candidate in (run_dir / "eval.json", folder / "eval.json"):
         if candidate.is_file():
             ev = json.loads(candidate.read_text())
-            if _current(ev, run, data):
+            if _current(ev, predictor, data):
                 found = ev
                 break
     if found is None and data:
@@ -88,24 +89,25 @@ def _photos(data: str | None, images: str | None, limit: int) -> list[np.ndarray
     return [load_rgb(f) for f in files[:limit]]
 
 
-def _grid(run, photos: list[np.ndarray], folder: Path) -> str:
+def _grid(predictor, photos: list[np.ndarray], folder: Path) -> str:
     from colorclass.color import GamutWarning
-    from colorclass.inference.network import colorize_array
     from colorclass.reports.analysis import draw_triplets
 
     if not photos:
         return _note("no photos: pass --data DIR or --images DIR")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GamutWarning)
-        rows = [(colorize_array(p, run)[0], p) for p in photos[:N_SHOWN]]
-    what = "regression" if run.regression else run.decode_description()
-    return f"<p>first {len(rows)} photos, {html.escape(what)}</p>" + _img(draw_triplets(rows, folder / "grid.png"), "grid")
+        rows = [(predictor.colorize(p)[0], p) for p in photos[:N_SHOWN]]
+    what = predictor.settings.describe(regression=predictor.regression)
+    return (f"<p>first {len(rows)} photos, {html.escape(what)}</p>"
+            + _img(draw_triplets(rows, folder / "grid.png"), "grid"))
 
 
-def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
+def _analysis(predictor, photos: list[np.ndarray], folder: Path) -> list[str]:
     """Entropy, confusions, regions and palette sections (classification runs only)."""
     from colorclass.reports import analysis as an
 
+    run = predictor.run
     if run.regression:
         why = _note("regression run: no distribution over bins")
         prior = None
@@ -113,7 +115,7 @@ def _analysis(run, photos: list[np.ndarray], folder: Path) -> list[str]:
     if not photos:
         why = _note("no photos: pass --data DIR")
         return [why, why, why, _palette(run, None, "", folder)]
-    st = an.label_stats(run, photos, n_show=N_SHOWN)
+    st = an.label_stats(predictor, photos, n_show=N_SHOWN)
     total = int(st["confusion"].sum())
     pairs = an.top_confusions(st["confusion"], 12)
     prior = st["target_counts"] / max(total, 1)
@@ -147,9 +149,9 @@ def _curves(run_dir: Path) -> str:
     return _img(png, "loss and metric curves")
 
 
-def _activations(run_dir: Path, image: str | None, data: str | None) -> str:
-    from colorclass.reports.activations import save_activation_grid
+def _activations(run_dir: Path, image: str | Path | None, data: str | None) -> str:
     from colorclass.photos import list_images, scan_images
+    from colorclass.reports.activations import save_activation_grid
 
     if not image and data:
         files = scan_images(list_images(data), progress=False)[0]
@@ -170,18 +172,18 @@ def build_run_report(run_dir: str | Path, *, images: str | Path | None = None, d
                      activations: str | Path | None = None,
                      extra_sections: Sequence[tuple[str, Path]] = ()) -> Path:
     """Write ``RUN_DIR/report.html`` (images embedded) and its PNGs under ``RUN_DIR/report/``."""
+    from colorclass.inference.predictor import Predictor
     from colorclass.support.files import atomic_write_text
-    from colorclass.runs.loading import load_run
 
     run_dir = Path(run_dir)
     folder = run_dir / "report"
     folder.mkdir(exist_ok=True)
-    run = load_run(run_dir, device="cpu")
+    predictor = Predictor.load(run_dir)
     data, images = (str(data) if data else None), (str(images) if images else None)
     photos = _photos(data, images, max(N_ANALYSIS, N_SHOWN))
     cal = run_dir / "calibration.png"
-    bodies = [_summary(run), _evaluation(run, data, folder), _grid(run, photos, folder),
-              *_analysis(run, photos, folder), _curves(run_dir),
+    bodies = [_summary(predictor), _evaluation(predictor, data, folder), _grid(predictor, photos, folder),
+              *_analysis(predictor, photos, folder), _curves(run_dir),
               _img(cal, "calibration") if cal.is_file() else _note("not calibrated: run `colorclass calibrate`"),
               _activations(run_dir, activations, data),
               "<pre>" + html.escape((run_dir / "config.toml").read_text()) + "</pre>"]

@@ -16,10 +16,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
 from colorclass.engine.callbacks import Callback
-from colorclass.support.files import atomic_write_bytes
 from colorclass.evaluation.grids import gray_of, save_columns_grid
+from colorclass.support.files import atomic_write_bytes
 
 __all__ = ["gray_of", "save_comparison_grid", "save_columns_grid", "SampleGridCallback", "build_run_report"]
 
@@ -40,10 +39,8 @@ class SampleGridCallback(Callback):
     Writes ``RUN_DIR/samples/iter_XXXXXXX.png`` and keeps ``RUN_DIR/samples.png`` as the latest.
     """
 
-    def __init__(self, task, dataset, run_dir: str | Path, *, every: int = 0, n: int = 6,
-                 method: str = DEFAULT_METHOD, temperature: float = DEFAULT_TEMPERATURE) -> None:
-        self.task, self.dataset, self.run_dir = task, dataset, Path(run_dir)
-        self.every, self.method, self.temperature = every, method, temperature
+    def __init__(self, task, dataset, run_dir: str | Path, *, every: int = 0, n: int = 6) -> None:
+        self.task, self.dataset, self.run_dir, self.every = task, dataset, Path(run_dir), every
         idx = np.linspace(0, len(dataset) - 1, num=min(n, len(dataset))).round().astype(int)
         self.indices = sorted(set(int(i) for i in idx))
 
@@ -56,7 +53,7 @@ class SampleGridCallback(Callback):
         model.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # gamut clipping is expected early in training
-            pred = self.task.predict_rgb(model, rgb, method=self.method, temperature=self.temperature)
+            pred, _, _ = self.task.predictor(model).colorize_tensor(rgb)
         model.train(was_training)
         pred_u8 = (pred.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         truth = rgb.permute(0, 2, 3, 1).numpy()

@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from colorclass.engine.settings import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
 from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
+from colorclass.engine.settings import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
+from colorclass.support.errors import ColorclassError
 
-__all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig", "BinsConfig", "ModelConfig", "LossConfig",
+__all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig",
+           "BinsConfig", "ModelConfig", "LossConfig",
            "OptimConfig", "TrainConfig", "DecodeConfig", "load_config", "config_to_toml",
            "replace_config", "config_to_dict"]
 
 
-class ConfigError(ValueError):
+class ConfigError(ColorclassError):
     """A config file or override names an unknown key or gives a value of the wrong type."""
 
 

@@ -1,77 +1,59 @@
 """Run folders: everything about a trained (or training) run on disk, in one place.
 
     RUN_DIR/{config.toml, bins.npz, model.safetensors | best.safetensors, checkpoint.safetensors}
-        -> *load_run* -> Run(model, bins, config, device, decode settings)
+        -> *load_run* -> Run(model, bins, config, device) -> inference.predictor.Predictor
         -> colorize / evaluate / calibrate / reports / activations
 
 Training uses the same helpers to build the network (``model_from_config``), to load weights
 (``load_weights``, ``check_weights``: one-line errors when a run does not match itself), to
 refuse a folder that already holds a run (``check_can_start``), to hold the folder while training
-(``run_lock``: an exclusive lock on RUN_DIR/.lock) and to write the run's records
-(``write_run_records``: config.toml, command.txt, meta.json).
+(``run_lock``: an exclusive lock on RUN_DIR/.lock); its records are written by ``runs.records``.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shlex
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from colorclass.runs.experiment import ExperimentConfig, config_to_toml, load_config
-from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE
+from colorclass.runs.experiment import ExperimentConfig, load_config
 from colorclass.support.devices import resolve_device
-from colorclass.support.files import atomic_write_text
+from colorclass.support.errors import InputFileError
 
 __all__ = ["Run", "RunFolderError", "RUN_FILES", "load_run", "model_from_config", "load_weights",
            "holds_run", "check_can_start", "CALIBRATION_FILE", "read_calibration", "weights_path",
-           "write_run_records", "git_revision", "check_weights", "run_lock"]
+           "check_weights", "run_lock", "IGNORED_ENTRIES"]
 
 CALIBRATION_FILE = "calibration.json"
 RUN_FILES = ("config.toml", "bins.npz", "model.safetensors", "best.safetensors", "checkpoint.safetensors")
 
 
-class RunFolderError(ValueError):
+class RunFolderError(InputFileError):
     """A run folder is missing, incomplete or does not match itself (a user-facing error)."""
 
 
 @dataclass
 class Run:
-    """A trained run loaded for inference.
+    """A trained run loaded for inference (decoding settings are resolved by the Predictor).
 
     model: the network in eval mode on ``device``; bins: its ``quantize.Bins``; config: the
-    run's ``ExperimentConfig``; regression: True for the L2 baseline (the network outputs ab);
-    method / temperature: the run's decoding rule (calibrated when ``temperature_source`` says so).
+    run's ``ExperimentConfig``; regression: True for the L2 baseline (the network outputs ab).
     """
 
     model: torch.nn.Module
-    bins: object
+    bins: Any
     config: ExperimentConfig
     device: torch.device
     regression: bool
     run_dir: Path | None = None
-    method: str = DEFAULT_METHOD
-    temperature: float = DEFAULT_TEMPERATURE
-    temperature_source: str = "config"
-    calibrated_on: str | None = None
 
-    def decode_description(self) -> str:
-        """e.g. "decode=annealed, T=0.31 (calibrated on DIR)"; says where the rule came from."""
-        text = f"decode={self.method}" + (f", T={self.temperature:g}" if self.method == "annealed" else "")
-        where = f"calibrated on {self.calibrated_on}" if self.temperature_source == "calibration" \
-            else "from the run's config"
-        return f"{text} ({where})"
 
-    @property
-    def network_size(self) -> int | None:
-        """Shorter side the network runs at by default (None keeps the photo's size)."""
-        return self.config.data.resize or None
+# entries of a folder that do not make it "a user's folder": our lock, file-manager droppings
+IGNORED_ENTRIES = (".lock", ".DS_Store", "Thumbs.db", "desktop.ini")
 
 
 def holds_run(run_dir: str | Path) -> bool:
@@ -80,15 +62,35 @@ def holds_run(run_dir: str | Path) -> bool:
     return run_dir.is_dir() and any((run_dir / name).exists() for name in RUN_FILES)
 
 
-def check_can_start(run_dir: str | Path, *, resume: bool, overwrite: bool = False) -> None:
-    """Refuse to start a new run in a folder that holds any run file (config, bins, weights or
-    checkpoint) unless resuming it or ``overwrite`` is asked for; refuse a file as the folder."""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_can_start(run_dir: str | Path, *, resume: bool, overwrite: bool = False,
+                    data: tuple[tuple[str, str | Path | None], ...] = ()) -> None:
+    """Refuse, before any work: a file as the folder; a folder that is, or lies inside, a
+    training data folder of ``data`` (("data.train", path), ...; paths resolved) -- even with
+    ``overwrite``; unless resuming, a folder that holds a run (any run file) or any other file
+    (a user's folder: a run's records would be written among them), unless ``overwrite``."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"--out {str(run_dir)!r} is a file, not a folder; choose another --out")
-    if not resume and not overwrite and holds_run(run_dir):
+    out_real = run_dir.resolve()
+    for what, folder in data:
+        if folder and _inside(out_real, Path(folder).resolve()):
+            where = "is" if out_real == Path(folder).resolve() else "is inside"
+            raise RunFolderError(f"--out {str(run_dir)!r} {where} the training photos' folder {what}={str(folder)!r} "
+                                 "(the run's files would be read as photos); choose an --out outside it")
+    if resume or overwrite or not run_dir.is_dir():
+        return
+    if holds_run(run_dir):
         raise RunFolderError(f"run folder {str(run_dir)!r} already holds a run; continue it with "
                              f"--resume {run_dir}, replace it with --overwrite, or choose another --out")
+    others = sorted(name for name in os.listdir(run_dir) if name not in IGNORED_ENTRIES)
+    if others:
+        raise RunFolderError(f"--out {str(run_dir)!r} is not empty and holds no run ({len(others)} entries, e.g. "
+                             f"{others[0]!r}); choose a new or empty folder, or pass --overwrite to write the run "
+                             "among those files (only files named like a run's records are replaced)")
 
 
 @contextlib.contextmanager
@@ -117,44 +119,6 @@ def run_lock(run_dir: str | Path):
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def git_revision() -> str | None:
-    """The colorclass checkout's git revision (with "+dirty"), or None outside git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-        if not rev:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = "", resume: bool = False,
-                      device: torch.device | str = "cpu", world: int = 1) -> None:
-    """config.toml, command.txt (one line per session) and meta.json (versions, device; a
-    resumed run keeps the first session's record and lists the resumptions)."""
-    from colorclass import __version__
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
-    with open(run_dir / "command.txt", "a" if resume else "w") as f:
-        f.write((command or shlex.join(sys.argv)) + "\n")
-    session = {"colorclass_version": __version__, "git_revision": git_revision(),
-               "torch_version": torch.__version__, "device": str(device), "world_size": world,
-               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    meta_path = run_dir / "meta.json"
-    if resume and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        meta["resumed"] = True
-        meta.setdefault("resumptions", []).append(session)
-    else:
-        meta = {**session, "resumed": False}
-    atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
 
 def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
@@ -237,7 +201,8 @@ def _check_finite(state: dict[str, torch.Tensor], source: str) -> None:
                                  "use an earlier checkpoint or retrain with a lower learning rate")
 
 
-def _require_files(run_dir: Path) -> None:
+def require_run_files(run_dir: Path) -> None:
+    """RunFolderError / FileNotFoundError naming what is missing from a run folder."""
     if not run_dir.is_dir():
         raise RunFolderError(f"run folder {str(run_dir)!r} does not exist; train one with "
                              "`train-classifier` or `colorclass demo`")
@@ -247,21 +212,33 @@ def _require_files(run_dir: Path) -> None:
                                     "train one with `train-classifier` or `colorclass demo`")
 
 
+MAX_RECORD_BYTES = 1 << 20   # calibration.json and other small run records: 1 MB at most
+
+
 def read_calibration(run_dir: str | Path) -> dict | None:
-    """RUN/calibration.json ({"method", "temperature", "metric", "data", ...}) or None."""
-    from colorclass.decoding.rules import METHODS, check_temperature
+    """RUN/calibration.json ({"method", "temperature", "metric", "data", ...}) or None.
+
+    Checks the file's size and schema (method a known name, temperature a number); the
+    temperature's range is checked with every other source by ``inference.settings``."""
+    from colorclass.decoding.rules import METHODS
 
     path = Path(run_dir) / CALIBRATION_FILE
     if not path.is_file():
         return None
     try:
-        cal = json.loads(path.read_text())
-        if cal["method"] not in METHODS:
-            raise ValueError(cal["method"])
-        cal["temperature"] = check_temperature(cal["temperature"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise RunFolderError(f"{str(path)!r} is not a valid calibration ({e}); run `colorclass calibrate` "
-                             "again or delete it") from None
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
+        cal = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(cal, dict):
+            raise ValueError("not a JSON object")
+        if cal.get("method") not in METHODS:
+            raise ValueError(f"method {cal.get('method')!r} is not one of {', '.join(METHODS)}")
+        t = cal.get("temperature")
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise ValueError(f"temperature {t!r} is not a number")
+    except (ValueError, RecursionError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{str(path)!r} is not a valid calibration ({_short(e)}); run `colorclass "
+                             "calibrate` again or delete it") from None
     return cal
 
 
@@ -270,7 +247,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     import quantize
 
     run_dir = Path(run_dir)
-    _require_files(run_dir)
+    require_run_files(run_dir)
     cfg = load_config(str(run_dir / "config.toml"), [])
     try:
         bins = quantize.load_bins(run_dir / "bins.npz")
@@ -284,11 +261,5 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:
     _check_finite(state, f"weights in {wpath.name}")
     model.load_state_dict(state)
     dev = resolve_device(device)
-    run = Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir,
-              cfg.decode.method, cfg.decode.temperature)
-    cal = None if run.regression else read_calibration(run_dir)
-    if cal is not None:
-        run.method, run.temperature = cal["method"], cal["temperature"]
-        run.temperature_source, run.calibrated_on = "calibration", str(cal.get("data", "?"))
-        print(f"run {run_dir}: {run.decode_description()}")
+    run = Run(model.to(dev).eval(), bins, cfg, dev, cfg.loss.name == "mse", run_dir)
     return run

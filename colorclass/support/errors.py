@@ -8,7 +8,7 @@ Subclasses say which door the mistake came through; all of them are user errors.
 """
 from __future__ import annotations
 
-__all__ = ["ColorclassError", "UsageError", "InputFileError"]
+__all__ = ["ColorclassError", "UsageError", "InputFileError", "is_out_of_memory"]
 
 
 class ColorclassError(ValueError):
@@ -22,3 +22,18 @@ class UsageError(ColorclassError):
 
 class InputFileError(ColorclassError):
     """A file the user gave (run folder, bins, calibration, JSON) is missing, too large or malformed."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an allocation failure: ``MemoryError`` (numpy's too), ``torch.OutOfMemoryError``
+    (CUDA) and the CPU allocator's RuntimeError, which torch raises without a type of its own
+    (its message starts "[enforce fail at alloc_cpu.cpp" and names DefaultCPUAllocator)."""
+    import sys
+
+    if isinstance(error, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if oom is not None and isinstance(error, oom):
+        return True
+    return isinstance(error, RuntimeError) and "DefaultCPUAllocator" in str(error)

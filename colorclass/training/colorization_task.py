@@ -17,6 +17,7 @@ masked out of the loss and the metrics.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -24,14 +25,38 @@ from torch import Tensor
 
 import colorclass.training.losses as losses
 from colorclass.color import lab_to_l_input, rgb_to_lab
-from colorclass.decoding.decoders import DEFAULT_METHOD, DEFAULT_TEMPERATURE, check_temperature
+from colorclass.decoding.bins_protocol import ColourBins
+from colorclass.inference.network import Prediction, forward_padded
+from colorclass.inference.predictor import Predictor
+from colorclass.inference.settings import resolve_settings
 from colorclass.photos.colourless import is_colourless_batch as colourless_images
-from colorclass.inference.network import colorize_batch, decode_output, forward_padded, predict_logits
+from colorclass.runs.experiment import LOSS_NAMES
 
-__all__ = ["ColorizationTask", "LOSSES", "colourless_images", "REGRESSION_SCALE"]
+if TYPE_CHECKING:
+    import numpy as np
 
-LOSSES = ("ce", "kl", "mse")
+__all__ = ["ColorizationTask", "TrainingBins", "TargetEncoder", "colourless_images", "REGRESSION_SCALE"]
+
 REGRESSION_SCALE = 100.0  # mse loss is computed on ab / 100 so its size is comparable to CE
+
+
+class TargetEncoder(Protocol):
+    """uint8 photos (B, 3, h, w) -> targets (``quantize.Encoder``): hard labels (B, h, w) int64,
+    soft targets idx and weight (B, n, h, w)."""
+
+    def hard(self, rgb_u8: Tensor) -> Tensor: ...
+
+    def soft(self, rgb_u8: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+class TrainingBins(ColourBins, Protocol):
+    """:class:`ColourBins` plus what training reads (``quantize.Bins`` has it all): the class
+    prior (Q,) (None when the bins file has none) and the fast target encoder."""
+
+    @property
+    def prior(self) -> np.ndarray | None: ...
+
+    def encoder(self, *, device: str = ..., n: int = ..., sigma: float = ...) -> TargetEncoder: ...
 
 
 def _area_downsample_u8(rgb_u8: Tensor, size: tuple[int, int]) -> Tensor:
@@ -51,12 +76,12 @@ class ColorizationTask:
 
     metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.protocol.Task)
 
-    def __init__(self, bins, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
+    def __init__(self, bins: TrainingBins | None, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
-                 method: str = DEFAULT_METHOD, temperature: float = DEFAULT_TEMPERATURE,
+                 method: str | None = None, temperature: float | None = None,
                  device: str | torch.device = "cpu") -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss not in LOSS_NAMES:
+            raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
         integers = (("lowpass", lowpass), ("output_stride", output_stride), ("n_neighbors", n_neighbors))
         for name, value in integers:
             if int(value) != value or value < 1:
@@ -64,24 +89,25 @@ class ColorizationTask:
         if bins is None and loss != "mse":
             raise ValueError(f"loss={loss!r} needs colour bins; pass bins (quantize.load_bins(path))")
         self.bins, self.loss, self.lowpass, self.output_stride = bins, loss, int(lowpass), int(output_stride)
-        self.method, self.temperature = method, check_temperature(temperature)
+        self.settings = resolve_settings({"method": method, "temperature": temperature}, layer_names=("run",))
         self.device = torch.device(device)
-        self.encoder = None
+        self.encoder: TargetEncoder | None = None
         if bins is not None:
             self.encoder = bins.encoder(device=str(self.device), n=int(n_neighbors), sigma=float(sigma))
         self.class_weights = None
         if rebalance and loss != "mse":
             self.class_weights = self._rebalancing_weights(bins, lam)
 
-    def _rebalancing_weights(self, bins, lam: float) -> Tensor:
-        if getattr(bins, "prior", None) is None:
+    def _rebalancing_weights(self, bins: TrainingBins | None, lam: float) -> Tensor:
+        prior: np.ndarray | None = getattr(bins, "prior", None)
+        if prior is None:
             raise ValueError(
                 "rebalance=True needs the bins' class prior, but this bins file has none; "
                 "re-fit the bins (fit-bins stores the prior) or set loss.rebalance = false"
             )
         import quantize
 
-        weights = quantize.rebalance_weights(bins.prior, lam=lam)
+        weights = quantize.rebalance_weights(prior, lam=lam)
         return torch.as_tensor(weights, dtype=torch.float32, device=self.device)
 
     # ------------------------------------------------------------------ targets
@@ -171,14 +197,15 @@ class ColorizationTask:
         mask = targets["mask"]
         pixels = int(mask.sum())
         stats: dict[str, float | Tensor] = {"loss_sum": float(loss) * pixels, "pixels": float(pixels)}
-        ab = decode_output(output, self.bins, regression=self.loss == "mse", method=self.method,
-                           temperature=self.temperature, lightness=targets["lightness"])
+        ab = self.predictor(model).ab(Prediction(targets["lightness"], l_input, targets["lightness"], output))
         if self.loss != "mse":
             stats.update(self._classification_counts(output.argmax(dim=1)[mask], targets["labels"][mask]))
         stats["sq_err_sum"] = float((ab - targets["ab"]).square().sum(dim=1)[mask].sum())
         return stats
 
     def _classification_counts(self, predicted: Tensor, labels: Tensor) -> dict[str, float | Tensor]:
+        if self.bins is None:   # __init__ requires bins for every loss but mse, which has no classes
+            raise ValueError("class counts need colour bins; this task has none (loss='mse')")
         q = self.bins.n_bins
         hit = predicted == labels
         return {
@@ -210,24 +237,8 @@ class ColorizationTask:
         return result
 
     # ------------------------------------------------------------------ inference
-    @torch.no_grad()
-    def predict_ab(self, model, l_input: Tensor, *, method: str | None = None,
-                   temperature: float | None = None) -> Tensor:
-        """l_input (B, 1, H, W) in [-1, 1] -> ab (B, 2, ceil(H / s), ceil(W / s)), s = output_stride
-        (the one prediction path of ``colorclass.inference.network``; decoding defaults to the task's)."""
-        pred = predict_logits(model, (l_input.to(self.device).float() + 1.0) * 50.0, stride=self.output_stride)
-        return decode_output(pred.output, self.bins, regression=self.loss == "mse",
-                             method=method or self.method,
-                             temperature=self.temperature if temperature is None else temperature,
-                             lightness=pred.l_net)
-
-    @torch.no_grad()
-    def predict_rgb(self, model, rgb_u8: Tensor, *, method: str | None = None,
-                    temperature: float | None = None) -> Tensor:
-        """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> colourised rgb (B, 3, H, W)
-        float32 in [0, 1] at full resolution (original L + upsampled predicted ab)."""
-        rgb, _, _ = colorize_batch(model, self._check_rgb(rgb_u8), self.bins, regression=self.loss == "mse",
-                                   method=method or self.method,
-                                   temperature=self.temperature if temperature is None else temperature,
-                                   stride=self.output_stride)
-        return rgb
+    def predictor(self, model) -> Predictor:
+        """The one prediction path for this network with the run's decoding settings (validation,
+        sample grids); the photo runs at its own size."""
+        return Predictor(model, self.bins, settings=self.settings, regression=self.loss == "mse",
+                         device=self.device, stride=self.output_stride)

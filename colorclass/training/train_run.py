@@ -11,20 +11,35 @@ checkpoint, architecture, early-stopping metric) is checked before anything is w
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import torch
 
-from colorclass.runs.experiment import ExperimentConfig, load_config
 from colorclass.engine.settings import EngineConfig, OptimSettings
 from colorclass.evaluation.baselines import DATA_STATS_FILE
+from colorclass.runs.experiment import ExperimentConfig, load_config
+from colorclass.runs.loading import (
+    CALIBRATION_FILE,
+    RUN_FILES,
+    RunFolderError,
+    check_can_start,
+    check_weights,
+    load_weights,
+    model_from_config,
+    run_lock,
+)
+from colorclass.runs.records import remove_empty_run_dir, undo_failed_start, write_run_records
 from colorclass.support.devices import resolve_device
-from colorclass.runs.loading import CALIBRATION_FILE, RUN_FILES, RunFolderError, check_can_start, check_weights, load_weights, model_from_config, run_lock, write_run_records
+from colorclass.support.errors import ColorclassError
 
 __all__ = ["run_training", "resume_training", "build_experiment", "engine_config_from", "resume_hint",
            "initial_model", "check_early_stop_metric", "FINISHED_STOPS"]
+
+log = logging.getLogger(__name__)
 
 FINISHED_STOPS = ("epochs", "early stopping", "done")   # stop reasons after which nothing is left to resume
 # removed by --overwrite: a new run must not inherit the old one's calibration or statistics
@@ -44,7 +59,6 @@ def resume_hint(run_dir: str | Path) -> str:
 
 def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = False):
     import quantize
-
     from colorclass.binning import fit_bins_from_folder, save_bins
 
     target = run_dir / "bins.npz"
@@ -62,7 +76,7 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = Fa
         return quantize.load_bins(target)
     b = cfg.bins
     what = f"{b.preset} grid" if b.preset else f"{b.k} {b.family} {b.space or ''} bins"
-    print(f"no bins file given: fitting {what} on {cfg.data.train} -> {target}")
+    log.info(f"no bins file given: fitting {what} on {cfg.data.train} -> {target}")
     return fit_bins_from_folder(cfg.data.train, target, family=b.family, space=b.space or None,
                                 k=b.k, preset=b.preset or None, seed=cfg.train.seed)
 
@@ -75,18 +89,18 @@ def _datasets(cfg: ExperimentConfig):
     files, report = scan_images(list_images(d.train, folders), min_colorfulness=d.min_colorfulness)
     report.merge(folders)
     if report.total:
-        print(f"skipped {report.total} training photos:\n  " + report.summary().replace("\n", "\n  "))
+        log.info(f"skipped {report.total} training photos:\n  " + report.summary().replace("\n", "\n  "))
     if d.max_images:
         files = files[: d.max_images]
     if d.val:
         train_files = files
         val_files, vreport = scan_images(list_images(d.val), min_colorfulness=d.min_colorfulness)
         if vreport.total:
-            print(f"skipped {vreport.total} validation photos:\n  " + vreport.summary().replace("\n", "\n  "))
+            log.info(f"skipped {vreport.total} validation photos:\n  " + vreport.summary().replace("\n", "\n  "))
     else:
         train_files, val_files = split_files(files, val_fraction=d.val_fraction, seed=cfg.train.seed)
     if not train_files:
-        raise ValueError(f"no usable training photos in {d.train!r}; `colorclass data {d.train}` shows why")
+        raise ColorclassError(f"no usable training photos in {d.train!r}; `colorclass data {d.train}` shows why")
     # files are already scanned above (the dataset's own scan is then a cache hit, kept quiet)
     common = dict(crop_size=d.crop_size, resize=d.resize, seed=cfg.train.seed, cache=d.cache, progress=False)
     train_set = ImageFolderDataset(train_files, flip=d.flip, min_scale=d.min_scale, rotate=d.rotate,
@@ -103,7 +117,7 @@ def check_early_stop_metric(cfg: ExperimentConfig) -> None:
     if cfg.loss.name != "mse":
         names += list(ColorizationTask.metric_names)
     if cfg.train.early_stop_metric not in names:
-        raise ValueError(f"train.early_stop_metric {cfg.train.early_stop_metric!r} is not a metric of this "
+        raise ColorclassError(f"train.early_stop_metric {cfg.train.early_stop_metric!r} is not a metric of this "
                          f"run; choose one of {', '.join(names)}")
 
 
@@ -161,6 +175,11 @@ def _record_data_stats(run_dir: Path, train_set, source: str) -> None:
         write_data_stats(run_dir, train_set.files, source)
 
 
+# what a start writes before training begins (removed again when the start fails)
+_START_RECORDS = (*_RUN_RECORDS, "bins.json", "bins.png", "samples", "samples.png", "loss.png", "report.html",
+                  "report")
+
+
 def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = False,
                  overwrite: bool = False) -> dict:
     """Train one experiment into ``cfg.out`` (holding its lock); returns the trainer's summary.
@@ -171,32 +190,46 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
     from colorclass.reports.run_report import SampleGridCallback, build_run_report
 
     run_dir = Path(cfg.out)
-    check_can_start(run_dir, resume=resume, overwrite=overwrite)
+    check_can_start(run_dir, resume=resume, overwrite=overwrite,
+                    data=(("data.train", cfg.data.train), ("data.val", cfg.data.val)))
     check_early_stop_metric(cfg)
     if cfg.model.init_from:
         load_weights(init_source(cfg.model.init_from))  # unreadable weights: one line, before any work
     if resume:
         _check_resume(cfg, run_dir)
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    with run_lock(run_dir) if main_rank else _no_lock():
-        if overwrite and not resume:
-            _remove_run_records(run_dir, cfg)
-        device = resolve_device(cfg.train.device)
-        bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device, resume=resume)
-        samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
-                                     every=cfg.train.sample_every, method=cfg.decode.method,
-                                     temperature=cfg.decode.temperature)
-        trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
-                          callbacks=[samples], resume=resume)
-        if trainer.is_main_process:
-            write_run_records(run_dir, with_loaded_bins(cfg, bins), command=command, resume=resume,
-                              device=trainer.device, world=trainer.world)
-            _record_data_stats(run_dir, train_set, cfg.data.train)
-        summary = trainer.fit()
-        if trainer.is_main_process:
-            build_run_report(run_dir)
-            if summary["stopped_by"] not in FINISHED_STOPS:
-                print(f"  {resume_hint(run_dir)}")
+    cleanup = main_rank and not resume            # a failed start removes what it wrote
+    before = set(os.listdir(run_dir)) if run_dir.is_dir() else None
+    locked = False
+    try:
+        with run_lock(run_dir) if main_rank else contextlib.nullcontext():
+            locked = True
+            try:
+                if overwrite and not resume:
+                    _remove_run_records(run_dir, cfg)
+                device = resolve_device(cfg.train.device)
+                bins, train_set, val_set, model, task = build_experiment(cfg, run_dir, device, resume=resume)
+                samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
+                                             every=cfg.train.sample_every)
+                trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
+                                  callbacks=[samples], resume=resume)
+                if trainer.is_main_process:
+                    write_run_records(run_dir, with_loaded_bins(cfg, bins), command=command, resume=resume,
+                                      device=trainer.device, world=trainer.world)
+                    _record_data_stats(run_dir, train_set, cfg.data.train)
+            except BaseException:
+                if cleanup:
+                    undo_failed_start(run_dir, before or set(), _START_RECORDS)
+                raise
+            cleanup = False                       # training started: its files are a run (resumable)
+            summary = trainer.fit()
+            if trainer.is_main_process:
+                build_run_report(run_dir)
+                if summary["stopped_by"] not in FINISHED_STOPS:
+                    log.info(f"  {resume_hint(run_dir)}")
+    finally:
+        if cleanup and locked and before is None:  # the folder was ours: leave no empty folder behind
+            remove_empty_run_dir(run_dir)
     return summary
 
 
@@ -209,20 +242,12 @@ def _remove_run_records(run_dir: Path, cfg: ExperimentConfig) -> None:
             (run_dir / name).unlink(missing_ok=True)
 
 
-class _no_lock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _check_resume(cfg: ExperimentConfig, run_dir: Path) -> None:
     """Everything a resume needs, read-only: the run's bins (a different bins file is refused),
     the checkpoint, and that the configured network fits the checkpoint's weights."""
     import numpy as np
-    import quantize
 
+    import quantize
     from colorclass.engine.checkpoint import load_checkpoint
 
     target = run_dir / "bins.npz"

@@ -1,0 +1,174 @@
+"""The Predictor: the one way from a photo to logits, distributions, ab and colour photos.
+
+    Predictor.load(run folder | "builtin:NAME", flags)      # settings resolved once (settings.py)
+    photo rgb uint8 -> *predict*: lightness -> network grid -> network -> logits (Prediction)
+                    -> *ab*: decode (mode / mean / annealed mean; the network's ab for regression)
+                    -> *colorize*: ab upsampled + the photo's own lightness -> sRGB
+
+colorize, evaluate, calibrate, the demo, the reports, the activation pictures and the training
+sample grids and validation all go through a Predictor, so they see the same colours for the
+same photo and settings. ``Predictor.for_model`` wraps a network that is still training.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from colorclass.inference.settings import DecodeSettings, resolve_settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from torch import Tensor
+
+    from colorclass.decoding.bins_protocol import ColourBins
+    from colorclass.inference.network import Prediction
+    from colorclass.runs.loading import Run
+
+__all__ = ["Predictor", "resolve_source", "BUILTIN_PREFIX"]
+
+BUILTIN_PREFIX = "builtin:"
+
+
+def resolve_source(source: str | Path | None) -> tuple[Path, str]:
+    """A run folder, ``builtin:NAME``, a built-in model's bare name, or None (the default
+    built-in model) -> (run folder, display name)."""
+    from colorclass.builtin import BUILTIN_MODELS, DEFAULT_MODEL, builtin_run_dir
+
+    if source is None:
+        return builtin_run_dir(DEFAULT_MODEL), f"{BUILTIN_PREFIX}{DEFAULT_MODEL}"
+    text = str(source)
+    name = text[len(BUILTIN_PREFIX):] if text.startswith(BUILTIN_PREFIX) else None
+    if name is None and text in BUILTIN_MODELS and not Path(text).exists():
+        name = text
+    if name is not None:
+        return builtin_run_dir(name), f"{BUILTIN_PREFIX}{name}"
+    return Path(text), text
+
+
+def _card(run_dir: Path) -> dict[str, Any] | None:
+    """A built-in model's card.json decoding fields, as a settings layer."""
+    path = run_dir / "card.json"
+    if not path.is_file():
+        return None
+    card = json.loads(path.read_text(encoding="utf-8"))
+    return {"method": card.get("decode_method"), "temperature": card.get("calibrated_temperature"),
+            "size": card.get("inference_size")}
+
+
+class Predictor:
+    """A network, its bins and its resolved decoding settings.
+
+    model: the network (eval mode) on ``device``; bins: ``quantize.Bins`` (any
+    ``colorclass.decoding.ColourBins``; None only for regression); regression: the network outputs ab
+    (the L2 baseline);
+    settings: ``DecodeSettings`` (method, temperature, size, where each came from); stride:
+    the network's output stride (default: the model's ``output_stride`` attribute).
+    """
+
+    def __init__(self, model: torch.nn.Module, bins: ColourBins | None, *, settings: DecodeSettings,
+                 regression: bool = False, device: torch.device | str = "cpu", stride: int | None = None,
+                 name: str = "", run: Run | None = None) -> None:
+        self.model, self.bins, self.settings = model, bins, settings
+        self.regression, self.device, self.stride = regression, device, stride
+        self.name, self.run = name, run
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, source: str | Path | None = None, *, method: str | None = None,
+             temperature: float | None = None, size: int | None = None, device: str = "auto") -> Predictor:
+        """Predictor for a run folder or built-in model (see ``resolve_source``); the flags
+        override the run's calibration, config and card, each validated once here."""
+        from colorclass.runs.experiment import load_config
+        from colorclass.runs.loading import CALIBRATION_FILE, load_run, read_calibration, require_run_files
+
+        run_dir, name = resolve_source(source)
+        require_run_files(run_dir)
+        cfg = load_config(str(run_dir / "config.toml"), [])
+        cal = None if cfg.loss.name == "mse" else read_calibration(run_dir)
+        recorded = {"method": cfg.decode.method, "temperature": cfg.decode.temperature,
+                    "size": cfg.data.resize or None}
+        settings = resolve_settings(
+            {"method": method, "temperature": temperature, "size": size}, cal, recorded, _card(run_dir),
+            where={"calibration": str(run_dir / CALIBRATION_FILE), "run": str(run_dir / "config.toml")},
+            calibrated_on=str(cal.get("data", "?")) if cal else None)
+        run = load_run(run_dir, device=device)
+        return cls(run.model, run.bins, settings=settings, regression=run.regression, device=run.device,
+                   name=name, run=run)
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, bins: ColourBins | None, *, regression: bool = False,
+                  method: str | None = None, temperature: float | None = None, size: int | None = None,
+                  device: torch.device | str = "cpu", stride: int | None = None) -> Predictor:
+        """Predictor for a network that is not a run folder yet (training-time validation and
+        sample grids); ``method`` / ``temperature`` / ``size`` as from the run's config."""
+        settings = resolve_settings({"method": method, "temperature": temperature, "size": size},
+                                    layer_names=("run",))
+        return cls(model, bins, settings=settings, regression=regression, device=device, stride=stride)
+
+    def with_settings(self, *, method: str | None = None, temperature: float | None = None,
+                      size: int | None = None) -> Predictor:
+        """The same network with some settings overridden (e.g. a calibration sweep)."""
+        return Predictor(self.model, self.bins, settings=self.settings.with_overrides(
+            method=method, temperature=temperature, size=size), regression=self.regression,
+            device=self.device, stride=self.stride, name=self.name, run=self.run)
+
+    def describe(self) -> str:
+        """One line: the model and where each decoding setting came from."""
+        return f"{self.name or 'model'}: {self.settings.describe(regression=self.regression)}"
+
+    # ------------------------------------------------------------------ prediction
+    def photo(self, rgb_u8: np.ndarray) -> Tensor:
+        """(H, W, 3) uint8 array -> (1, 3, H, W) uint8 tensor on the Predictor's device."""
+        from colorclass.inference.network import photo_tensor
+
+        return photo_tensor(rgb_u8, self.device)
+
+    def predict(self, rgb_u8: Tensor, *, planes: Callable[[int, int], Tensor] | None = None) -> Prediction:
+        """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> Prediction (logits at the
+        network grid of ``settings.size``; see ``inference.network.Prediction``)."""
+        from colorclass.inference.network import lightness_of, predict_logits
+
+        return predict_logits(self.model, lightness_of(rgb_u8.to(self.device)), size=self.settings.size,
+                              stride=self.stride, planes=planes)
+
+    def probabilities(self, prediction: Prediction) -> Tensor:
+        """The predicted distribution softmax(logits): (B, Q, h, w) float32, sums to 1 over Q."""
+        import torch
+
+        if self.regression:
+            raise ValueError("a regression run predicts ab directly; it has no distribution over bins")
+        return torch.softmax(prediction.output.float(), dim=1)
+
+    def ab(self, prediction: Prediction) -> Tensor:
+        """Decoded chroma (B, 2, h, w) float32, ab in about [-110, 110], with ``settings``."""
+        from colorclass.decoding.decoders import decode
+
+        if self.regression:
+            return prediction.output
+        if self.bins is None:
+            raise ValueError(f"{self.name or 'this model'} has no colour bins to decode its logits with; "
+                             "pass bins (quantize.load_bins(path)) or regression=True")
+        return decode(prediction.output, self.bins, method=self.settings.method,
+                      temperature=self.settings.temperature, lightness=prediction.l_net)
+
+    def colorize_tensor(self, rgb_u8: Tensor, *, as_uint8: bool = False,
+                        planes: Callable[[int, int], Tensor] | None = None) -> tuple[Tensor, int, Prediction]:
+        """rgb_u8 (B, 3, H, W) uint8 -> (colour (B, 3, H, W) float32 in [0, 1] at full
+        resolution, number of clipped pixels, the Prediction); with ``as_uint8`` the colour is
+        (B, H, W, 3) uint8, made strip by strip without a full-size float copy."""
+        import torch
+
+        from colorclass.decoding.decoders import recombine_full_resolution
+
+        with torch.no_grad():
+            prediction = self.predict(rgb_u8, planes=planes)
+            rgb, n_clipped = recombine_full_resolution(prediction.l_full, self.ab(prediction), as_uint8=as_uint8)
+        return rgb, int(n_clipped), prediction
+
+    def colorize(self, rgb_u8: np.ndarray) -> tuple[np.ndarray, int]:
+        """One photo (H, W, 3) uint8 (a gray photo replicated to 3 channels is fine) -> (colour
+        photo (H, W, 3) uint8 at the photo's own size, number of clipped pixels)."""
+        rgb, n_clipped, _ = self.colorize_tensor(self.photo(rgb_u8), as_uint8=True)
+        return rgb[0].cpu().numpy(), n_clipped
