@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Sequence
 
+from colorclass.hints.points import HINT_CHANNELS
 from colorclass.inference.settings import DecodeSettings, resolve_settings
+from colorclass.support.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from colorclass.decoding.bins_protocol import ColourBins
+    from colorclass.hints.points import Hint
     from colorclass.inference.network import Prediction
     from colorclass.runs.loading import Run
 
@@ -125,11 +128,37 @@ class Predictor:
 
         return photo_tensor(rgb_u8, self.device)
 
-    def predict(self, rgb_u8: Tensor, *, planes: Callable[[int, int], Tensor] | None = None) -> Prediction:
+    @property
+    def hint_aware(self) -> bool:
+        """True when the network takes hint planes (lightness + ab hint map + mask)."""
+        return int(getattr(self.model, "in_channels", 1)) == 1 + HINT_CHANNELS
+
+    def _planes(self, hints: Sequence[Hint] | None, height: int, width: int):
+        """Extra input planes for the network grid (h, w) of an (height, width) photo: the hint
+        map and mask (zeros without hints) for a hint-aware network, None otherwise."""
+        if not self.hint_aware:
+            if hints:
+                raise UsageError(f"{self.name or 'this model'} is not hint-aware (it was trained without "
+                                 "model.hints); drop --hints, or use a hint-aware run such as the built-in model")
+            return None
+        import torch
+
+        from colorclass.hints.points import hints_to_planes
+
+        def planes(h: int, w: int) -> Tensor:
+            grid = hints_to_planes(list(hints or ()), h, w, scale=(h / height, w / width))
+            return torch.from_numpy(grid)[None].to(self.device)
+
+        return planes
+
+    def predict(self, rgb_u8: Tensor, *, hints: Sequence[Hint] | None = None) -> Prediction:
         """rgb_u8 (B, 3, H, W) uint8 (only its lightness is used) -> Prediction (logits at the
-        network grid of ``settings.size``; see ``inference.network.Prediction``)."""
+        network grid of ``settings.size``; see ``inference.network.Prediction``). ``hints``:
+        points in the photo's own pixel coordinates (``hints.points.Hint``), for every photo of
+        the batch; a network that is not hint-aware refuses them."""
         from colorclass.inference.network import lightness_of, predict_logits
 
+        planes = self._planes(hints, *rgb_u8.shape[-2:])
         return predict_logits(self.model, lightness_of(rgb_u8.to(self.device)), size=self.settings.size,
                               stride=self.stride, planes=planes)
 
@@ -154,7 +183,7 @@ class Predictor:
                       temperature=self.settings.temperature, lightness=prediction.l_net)
 
     def colorize_tensor(self, rgb_u8: Tensor, *, as_uint8: bool = False,
-                        planes: Callable[[int, int], Tensor] | None = None) -> tuple[Tensor, int, Prediction]:
+                        hints: Sequence[Hint] | None = None) -> tuple[Tensor, int, Prediction]:
         """rgb_u8 (B, 3, H, W) uint8 -> (colour (B, 3, H, W) float32 in [0, 1] at full
         resolution, number of clipped pixels, the Prediction); with ``as_uint8`` the colour is
         (B, H, W, 3) uint8, made strip by strip without a full-size float copy."""
@@ -163,12 +192,12 @@ class Predictor:
         from colorclass.decoding.decoders import recombine_full_resolution
 
         with torch.no_grad():
-            prediction = self.predict(rgb_u8, planes=planes)
+            prediction = self.predict(rgb_u8, hints=hints)
             rgb, n_clipped = recombine_full_resolution(prediction.l_full, self.ab(prediction), as_uint8=as_uint8)
         return rgb, int(n_clipped), prediction
 
-    def colorize(self, rgb_u8: np.ndarray) -> tuple[np.ndarray, int]:
-        """One photo (H, W, 3) uint8 (a gray photo replicated to 3 channels is fine) -> (colour
-        photo (H, W, 3) uint8 at the photo's own size, number of clipped pixels)."""
-        rgb, n_clipped, _ = self.colorize_tensor(self.photo(rgb_u8), as_uint8=True)
+    def colorize(self, rgb_u8: np.ndarray, *, hints: Sequence[Hint] | None = None) -> tuple[np.ndarray, int]:
+        """One photo (H, W, 3) uint8 (a gray photo replicated to 3 channels is fine), optional
+        hint points -> (colour photo (H, W, 3) uint8 at the photo's own size, clipped pixels)."""
+        rgb, n_clipped, _ = self.colorize_tensor(self.photo(rgb_u8), as_uint8=True, hints=hints)
         return rgb[0].cpu().numpy(), n_clipped
