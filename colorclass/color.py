@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from colorclass.support.errors import GamutWarning  # re-exported: the torch-free home
+
 __all__ = [
     "rgb_to_lab", "lab_to_rgb", "lab_to_rgb_with_gamut", "rgb_to_hcl", "hcl_to_rgb",
     "lab_to_l_input", "l_input_to_lab_l", "rgb_u8_to_lab_np", "tensor_of", "rgb_u8_to_lab", "rgb_u8_to_lightness",
@@ -38,10 +40,6 @@ _XYZ_FROM_RGB = (
 )
 _EPSILON = 0.008856  # (6/29)^3, CIE threshold
 _KAPPA = 7.787       # (29/6)^2 / 3
-
-
-class GamutWarning(UserWarning):
-    """A Lab colour fell outside the sRGB gamut and was clipped."""
 
 
 def _matrix(values, like: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ from colorclass.cli.common import (
     os_error_line,
 )
 from colorclass.cli.data_commands import _add_data, _add_fit_bins, _add_rank
-from colorclass.cli.model_commands import _add_models
+from colorclass.cli.model_commands import _add_export, _add_models
 from colorclass.cli.run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
 from colorclass.cli.train_commands import _add_demo, _add_plot, _add_summary, _add_train
 
@@ -48,6 +48,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
     "report": (_add_report, "build report.html for a run"),
     "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
     "models": (_add_models, "list the built-in models: training data, held-out metrics, limits"),
+    "export": (_add_export, "write a run's network, bins and decoding settings to one ONNX file"),
 }
 
 

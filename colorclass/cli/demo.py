@@ -92,11 +92,11 @@ def _builtin_colours(held: Path) -> dict[str, "np.ndarray"]:
     """The held-out photos colourised by the built-in model (seconds), by file stem."""
     import warnings
 
-    from colorclass.color import GamutWarning
-    from colorclass.inference.predictor import Predictor
+    from colorclass.inference.engines import load_predictor
     from colorclass.photos import load_rgb
+    from colorclass.support.errors import GamutWarning
 
-    predictor = Predictor.load()   # the default built-in model, with its settings: as `colorize` runs it
+    predictor = load_predictor()   # the default built-in model, engine and settings: as `colorize` runs it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GamutWarning)
         return {p.stem: predictor.colorize(load_rgb(p))[0] for p in sorted(held.glob("*.png"))}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-__all__ = ["_add_models", "format_card"]
+__all__ = ["_add_models", "_add_export", "format_card"]
 
 
 def _add_models(p: argparse.ArgumentParser) -> None:
@@ -46,4 +46,25 @@ def _run_models(a: argparse.Namespace) -> int:
 
     cards = list_models()
     print(json.dumps(cards, indent=2) if a.json else "\n\n".join(format_card(c) for c in cards))
+    return 0
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="RUN_DIR_OR_builtin:NAME", help="a run folder or builtin:NAME")
+    p.add_argument("-o", "--out", required=True, metavar="MODEL.onnx",
+                   help="the ONNX file to write (network, bins and decoding settings in one file)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or newer (default 17)")
+    p.add_argument("--overwrite", action="store_true", help="replace MODEL.onnx if it exists")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from colorclass.cli.common import UsageError
+    from colorclass.export.onnx_export import export_onnx
+
+    if Path(a.out).exists() and not a.overwrite:
+        raise UsageError(f"export: {a.out!r} exists; pass --overwrite to replace it or choose another -o")
+    export_onnx(a.source, a.out, opset=a.opset)   # logs what it wrote
     return 0

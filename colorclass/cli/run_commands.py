@@ -44,7 +44,8 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
                    help="output folder (default colorized/); inputs are never written over")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", default=None, metavar="RUN_DIR",
-                       help="a trained run folder (default: the built-in model, see `colorclass models`)")
+                       help="a trained run folder, or a model.onnx made by `colorclass export` (default: the "
+                            "built-in model, see `colorclass models`)")
     which.add_argument("--model", default=None, metavar="NAME",
                        help="a built-in model by name (default general; `colorclass models` lists them)")
     add_decoding_options(p)
@@ -59,6 +60,10 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-existing", action="store_true",
                    help="skip photos whose output already exists, e.g. to continue an interrupted job "
                         "(counted as skipped; not with --overwrite)")
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
+                   help="auto (default): onnxruntime, without importing torch, for a .onnx --run and for a "
+                        "built-in model when onnxruntime is installed (pip install 'colorclass[onnx]'), else "
+                        "torch; torch: always torch (CUDA, hints); onnx: always onnxruntime")
     p.set_defaults(handler=_run_colorize)
 
 
@@ -69,7 +74,7 @@ def _run_colorize(a: argparse.Namespace) -> int:
         if not Path(path).exists():
             hint = " (a file name starting with '-' goes after --)" if path.startswith("-") else ""
             raise UsageError(f"colorize: input {path!r} does not exist; pass image files or folders{hint}")
-    if a.run is not None:
+    if a.run is not None and not (a.run.endswith(".onnx") and Path(a.run).is_file()):
         require_dir(a.run, "--run RUN_DIR")
     check_output_dir(a.out, "-o")
     if a.overwrite and a.skip_existing:
@@ -78,7 +83,7 @@ def _run_colorize(a: argparse.Namespace) -> int:
     source = a.run if a.run is not None else f"builtin:{a.model}" if a.model else None
     written = colorize_paths(a.inputs, a.out, source=source, method=a.decode, temperature=a.temperature,
                              size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite,
-                             skip_existing=a.skip_existing)
+                             skip_existing=a.skip_existing, engine=a.engine)
     return 0 if written else 1
 
 

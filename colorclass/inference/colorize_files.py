@@ -1,7 +1,7 @@
 """Colourising files: photo files and folders -> colour photo files, through one Predictor.
 
     inputs (files, folders) -> *plan_outputs* (every output path decided before any work)
-        -> Predictor.colorize (inference.predictor) -> save_image (atomic) -> colour photo files
+        -> Predictor.colorize (inference.engines: torch or ONNX) -> save_image (atomic) -> colour photo files
 
 The output's L channel is the input's L (up to 8-bit rounding and gamut clipping).
 
@@ -208,8 +208,8 @@ def plan_outputs(files: list[Path], root: Path | list[Path], out_dir: Path, *, f
 
 def _colorize_one(f: Path, predictor):
     """(colour photo uint8, clipped pixels) or raise UnreadableImage / an out-of-memory error."""
-    from colorclass.color import GamutWarning
     from colorclass.photos import load_rgb
+    from colorclass.support.errors import GamutWarning
 
     rgb = load_rgb(f)
     with warnings.catch_warnings():  # clipping is counted and reported once, by the caller
@@ -220,11 +220,12 @@ def _colorize_one(f: Path, predictor):
 def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str | Path | None = None,
                    method: str | None = None, temperature: float | None = None, size: int | None = None,
                    device: str = "auto", fmt: str = "auto", overwrite: bool = False,
-                   skip_existing: bool = False) -> list[Path]:
+                   skip_existing: bool = False, engine: str = "auto") -> list[Path]:
     """Colourise photo files and every photo of folders into ``out_dir``, keeping sub-folder paths.
 
-    ``source``: a run folder or ``builtin:NAME`` (None: the default built-in model); ``method``,
-    ``temperature``, ``size`` override its settings (``inference.settings`` resolves them once).
+    ``source``: a run folder, ``builtin:NAME`` or a ``.onnx`` file (None: the default built-in
+    model); ``engine``: auto | torch | onnx (``inference.engines``); ``method``, ``temperature``,
+    ``size`` override its settings (``inference.settings`` resolves them once).
     Output format: ``fmt="auto"`` gives a JPEG (quality 95) for a JPEG input and a PNG
     otherwise; "png" / "jpg" force one. Unreadable files and files that run out of memory are
     skipped and counted; the job never stops on one bad photo. Existing outputs: refused before
@@ -232,7 +233,7 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
     an interrupted job); an output that appears while the job runs is never replaced (skipped,
     counted). Returns the written paths.
     """
-    from colorclass.inference.predictor import Predictor
+    from colorclass.inference.engines import load_predictor
     from colorclass.photos import SkipReport, UnreadableImage
     from colorclass.photos.read import shown
     from colorclass.support.errors import is_out_of_memory
@@ -249,7 +250,8 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
                             "or folders of photos (.jpg, .png, ...)")
     files, roots = [f for f, _ in pairs], [r for _, r in pairs]
     planned = plan_outputs(files, roots, out_dir, fmt=fmt, overwrite=overwrite, skip_existing=skip_existing)
-    predictor = Predictor.load(source, method=method, temperature=temperature, size=size, device=device)
+    predictor = load_predictor(source, engine=engine, method=method, temperature=temperature, size=size,
+                               device=device)
     log.info("%s", predictor.describe())
     written, clipped = [], 0
     for f, dst in tqdm(list(zip(files, planned)), desc="colorize", unit="img", disable=len(files) < 2):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from colorclass.inference import numpy_steps as steps
 from colorclass.inference.settings import DecodeSettings, resolve_settings
-from colorclass.support.errors import ColorclassError, InputFileError
+from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError
 from colorclass.support.limits import capped_size
 
 __all__ = ["OnnxPredictor", "META_PREFIX", "META_KEYS", "FORMAT_VERSION", "read_metadata", "network_grid"]
@@ -126,7 +127,7 @@ class OnnxPredictor:
 
     @classmethod
     def load(cls, path: str | Path, *, method: str | None = None, temperature: float | None = None,
-             size: int | None = None, threads: int | None = None) -> OnnxPredictor:
+             size: int | None = None, threads: int | None = None, name: str | None = None) -> OnnxPredictor:
         """OnnxPredictor for an exported file; the flags override the settings stored in it, each
         validated once (``resolve_settings``). threads: onnxruntime's intra-op threads (all cores)."""
         path = Path(path)
@@ -135,7 +136,7 @@ class OnnxPredictor:
         stored = {"method": meta["method"], "temperature": meta["temperature"], "size": meta["size"]}
         settings = resolve_settings({"method": method, "temperature": temperature, "size": size}, stored,
                                     layer_names=("flag", "card"), where={"card": str(path)})
-        return cls(session, meta, settings, name=str(path))
+        return cls(session, meta, settings, name=name or str(path))
 
     def with_settings(self, *, method: str | None = None, temperature: float | None = None,
                       size: int | None = None) -> OnnxPredictor:
@@ -178,6 +179,6 @@ class OnnxPredictor:
         rgb, n_clipped = steps.recombine_u8(lightness, self.ab(logits)[0])
         n_pixels = lightness.size
         if n_clipped > _WARN_FRACTION * n_pixels:
-            log.warning("%d of %d pixels (%.1f%%) were outside the sRGB gamut and were clipped",
-                        n_clipped, n_pixels, 100 * n_clipped / n_pixels)
+            warnings.warn(f"{n_clipped} of {n_pixels} pixels ({100 * n_clipped / n_pixels:.1f}%) were outside "
+                          "the sRGB gamut and were clipped", GamutWarning, stacklevel=2)
         return rgb, n_clipped

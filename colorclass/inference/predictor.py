@@ -133,7 +133,7 @@ class Predictor:
         """True when the network takes hint planes (lightness + ab hint map + mask)."""
         return int(getattr(self.model, "in_channels", 1)) == 1 + HINT_CHANNELS
 
-    def _planes(self, hints: Sequence[Hint] | None, height: int, width: int):
+    def _planes(self, hints: Sequence[Hint] | None, height: int, width: int, batch: int = 1):
         """Extra input planes for the network grid (h, w) of an (height, width) photo: the hint
         map and mask (zeros without hints) for a hint-aware network, None otherwise."""
         if not self.hint_aware:
@@ -147,7 +147,7 @@ class Predictor:
 
         def planes(h: int, w: int) -> Tensor:
             grid = hints_to_planes(list(hints or ()), h, w, scale=(h / height, w / width))
-            return torch.from_numpy(grid)[None].to(self.device)
+            return torch.from_numpy(grid)[None].to(self.device).expand(batch, -1, -1, -1)
 
         return planes
 
@@ -158,7 +158,7 @@ class Predictor:
         the batch; a network that is not hint-aware refuses them."""
         from colorclass.inference.network import lightness_of, predict_logits
 
-        planes = self._planes(hints, *rgb_u8.shape[-2:])
+        planes = self._planes(hints, *rgb_u8.shape[-2:], batch=rgb_u8.shape[0])
         return predict_logits(self.model, lightness_of(rgb_u8.to(self.device)), size=self.settings.size,
                               stride=self.stride, planes=planes)
 

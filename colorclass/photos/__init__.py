@@ -15,15 +15,34 @@ never fatal: ``load_rgb`` raises ``UnreadableImage`` with a short ``reason`` and
 the reasons in a ``SkipReport``.
 """
 
-from colorclass.photos.augment import CropParams, apply_crop, center_crop, sample_crop, working_image
-from colorclass.photos.colorfulness import channel_variance, colorfulness_scores, hasler_susstrunk
-from colorclass.photos.colourless import COLOURLESS_FRACTION, COLOURLESS_TOL, is_colourless, is_colourless_batch
-from colorclass.photos.dataset import ImageFolderDataset
-from colorclass.photos.inspect import describe_folder, rank_folder
-from colorclass.photos.read import GRAY_MODES, IMAGE_EXTENSIONS, STATS_SIZE, UnreadableImage, load_for_stats, load_rgb
-from colorclass.photos.sample import sample_pixels
-from colorclass.photos.scan import FileCheck, SkipReport, check_file, list_images, scan_images, split_files
-from colorclass.photos.write import JPEG_QUALITY, save_image
+import importlib
+from typing import Any
+
+# name -> submodule; imported on first use, so that reading and writing photos (read, scan,
+# write: numpy and Pillow only) never imports torch (dataset, augment, cache and sample do)
+_HOMES = {
+    "augment": ("CropParams", "apply_crop", "center_crop", "sample_crop", "working_image"),
+    "colorfulness": ("channel_variance", "colorfulness_scores", "hasler_susstrunk"),
+    "colourless": ("COLOURLESS_FRACTION", "COLOURLESS_TOL", "is_colourless", "is_colourless_batch"),
+    "dataset": ("ImageFolderDataset",),
+    "inspect": ("describe_folder", "rank_folder"),
+    "read": ("GRAY_MODES", "IMAGE_EXTENSIONS", "STATS_SIZE", "UnreadableImage", "load_for_stats", "load_rgb"),
+    "sample": ("sample_pixels",),
+    "scan": ("FileCheck", "SkipReport", "check_file", "list_images", "scan_images", "split_files"),
+    "write": ("JPEG_QUALITY", "save_image"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f"colorclass.photos.{_MODULE_OF[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _HOMES:
+        return importlib.import_module(f"colorclass.photos.{name}")
+    raise AttributeError(f"module 'colorclass.photos' has no attribute {name!r}")
+
 
 __all__ = [
     "IMAGE_EXTENSIONS", "GRAY_MODES", "STATS_SIZE", "UnreadableImage", "load_rgb", "load_for_stats",

@@ -68,6 +68,8 @@ class ModelConfig:
     head_kernel: int = 0         # cnn/unet: kernel of the final conv (0 = kernel_size; 1 = cheap 1x1 head)
     output_stride: int = 1       # cnn/unet: 1 predicts at full resolution, 2 at 1/2 (ab upsampled)
     init_from: str = ""          # weights to start from: run folder, .safetensors or builtin:NAME
+    hints: bool = False          # user-guided: input [L, a/110, b/110, mask], simulated hints in training
+    hint_zero_fraction: float = 0.5  # hints only: share of training crops given no hint at all
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ _NON_NEGATIVE = {"data.resize", "data.rotate", "data.shear", "data.min_colorfuln
                  "data.num_workers", "model.depth", "model.head_kernel", "optim.weight_decay", "optim.grad_clip",
                  "train.max_minutes", "train.seed", "train.checkpoint_every", "train.sample_every",
                  "train.early_stop_patience", "train.overfit_batches"}
-_UNIT_INTERVAL = {"data.val_fraction", "data.min_scale", "loss.rebalance_lambda"}
+_UNIT_INTERVAL = {"data.val_fraction", "data.min_scale", "loss.rebalance_lambda", "model.hint_zero_fraction"}
 
 
 def _field_types(cls: type) -> dict[str, type]:

@@ -8,7 +8,7 @@ Subclasses say which door the mistake came through; all of them are user errors.
 """
 from __future__ import annotations
 
-__all__ = ["ColorclassError", "UsageError", "InputFileError", "is_out_of_memory"]
+__all__ = ["ColorclassError", "UsageError", "InputFileError", "GamutWarning", "is_out_of_memory"]
 
 
 class ColorclassError(ValueError):
@@ -22,6 +22,11 @@ class UsageError(ColorclassError):
 
 class InputFileError(ColorclassError):
     """A file the user gave (run folder, bins, calibration, JSON) is missing, too large or malformed."""
+
+
+class GamutWarning(UserWarning):
+    """A Lab colour fell outside the sRGB gamut and was clipped (a warning, not an error; here so
+    that torch-free code can name it)."""
 
 
 def is_out_of_memory(error: BaseException) -> bool:

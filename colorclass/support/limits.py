@@ -15,19 +15,85 @@ strip (a valid 39 KB PNG) would still be decoded, converted and padded at full l
 Pillow's decompression-bomb limit, which ``photos.read`` enforces at decoding as "too large"), and
 ``MAX_ASPECT`` bounds long side / short side, chosen as ``MAX_LONG_SIDE / MIN_NETWORK_SIDE`` so that
 a capped network grid is never thinner than ``MIN_NETWORK_SIDE`` pixels.
+
+    --crop-size / --set data.* / --k / summary --size --batch -> *size-like bounds* -> one line, exit 2
+
+Every size-like value a user gives is bounded here and checked where it enters (the CLI's flags,
+``runs.experiment`` for config keys, ``models.summary``), before any work: without a bound
+``--crop-size 100000`` asks for a 40 GB batch (the kernel kills the process), ``data.resize=20000``
+decodes every photo at 400 Mpx, and a GMM with k = 1000 runs for hours. ``check_at_most`` and
+``check_batch_pixels`` raise the one-line ``UsageError`` naming the value, the bound and the fix.
+
+    calibration.json, data_stats.json, card.json, meta.json, log.csv -> *support.records* (these caps)
+
+Small files the toolkit reads are bounded too: size, JSON nesting depth, digits of a number,
+bytes of a CSV field (``support.records`` applies them).
 """
 from __future__ import annotations
 
 import math
 
+from colorclass.support.errors import UsageError
+
 __all__ = ["MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "MIN_NETWORK_SIDE", "MAX_PHOTO_PIXELS", "MAX_ASPECT",
-           "capped_size", "photo_limit"]
+           "capped_size", "photo_limit", "MAX_CROP_SIZE", "MAX_RESIZE", "MAX_BATCH_SIZE", "MAX_BATCH_PIXELS",
+           "MAX_WIDTH", "MAX_KERNEL_SIZE", "MAX_DEPTH", "MAX_BINS", "MAX_GMM_K", "GMM_FIT_SECONDS",
+           "MIN_GRID_STEP", "MAX_SAMPLE_PIXELS", "MAX_REPEAT", "MAX_WORKERS", "MAX_RECORD_BYTES",
+           "MAX_LOG_BYTES", "MAX_CSV_FIELD", "MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "CONFIG_BOUNDS",
+           "check_at_most", "check_batch_pixels"]
 
 MAX_LONG_SIDE = 4096            # network input: longest side, pixels (also the largest --size)
 MAX_NETWORK_PIXELS = 4_000_000  # network input: height x width
 MIN_NETWORK_SIDE = 8            # network input: the thinnest short side a capped grid may get
 MAX_PHOTO_PIXELS = 89_478_485   # a photo: width x height (= PIL.Image.MAX_IMAGE_PIXELS's default)
 MAX_ASPECT = MAX_LONG_SIDE // MIN_NETWORK_SIDE   # a photo: long side / short side, 512:1
+
+# training and planning (train-classifier flags and config keys, fit-bins, summary)
+MAX_CROP_SIZE = 1024            # data.crop_size / --crop-size: training crop side, pixels
+MAX_RESIZE = MAX_LONG_SIDE      # data.resize: shorter side of the working image, pixels
+MAX_BATCH_SIZE = 4096           # train.batch_size / --batch-size, summary --batch
+MAX_BATCH_PIXELS = 1 << 24      # side * side * batch (training crops, summary): 16.8 Mpx, e.g. 16 x 1024^2;
+                                # the first layer of a width-32 network alone holds 2 GB of activations there
+MAX_WIDTH = 1024                # model.width / --width: base number of filters
+MAX_KERNEL_SIZE = 31            # model.kernel_size, model.head_kernel, loss.lowpass
+MAX_DEPTH = 12                  # model.depth (deep_unet): stride-2 levels (2 ** 12 = 4096 = MAX_LONG_SIDE)
+MAX_BINS = 1024                 # Q: bins.k, fit-bins --k, summary --bins, bins.soft_neighbors
+MAX_GMM_K = 512                 # fit-bins --family gmm --k: a full-covariance EM over 200,000 pixels
+GMM_FIT_SECONDS = 600.0         # time budget of one GMM fit: the best fit so far is kept after it
+MIN_GRID_STEP = 5.0             # fit-bins --grid-step: step 5 gives 969 ab cells (<= MAX_BINS)
+MAX_SAMPLE_PIXELS = 20_000_000  # fit-bins --pixels-per-image / --max-pixels: 60 MB of pixels
+MAX_REPEAT = 1000               # data.repeat: crops of each photo per epoch
+MAX_WORKERS = 256               # data.num_workers
+
+# small files read back (support.records)
+MAX_RECORD_BYTES = 1 << 20      # calibration.json, data_stats.json, card.json, meta.json: 1 MB
+MAX_LOG_BYTES = 256 << 20       # log.csv: 256 MB (a row every 20 iterations is ~100 bytes)
+MAX_CSV_FIELD = 4096            # one log.csv field, bytes
+MAX_JSON_DEPTH = 64             # nesting of JSON arrays / objects
+MAX_NUMBER_DIGITS = 64          # characters of one JSON number (a float64 needs fewer than 25)
+
+# config key -> largest value (runs.experiment checks each key where it is read)
+CONFIG_BOUNDS = {
+    "data.crop_size": MAX_CROP_SIZE, "data.resize": MAX_RESIZE, "train.batch_size": MAX_BATCH_SIZE,
+    "model.width": MAX_WIDTH, "model.kernel_size": MAX_KERNEL_SIZE, "model.head_kernel": MAX_KERNEL_SIZE,
+    "loss.lowpass": MAX_KERNEL_SIZE, "model.depth": MAX_DEPTH, "bins.k": MAX_BINS,
+    "bins.soft_neighbors": MAX_BINS, "data.repeat": MAX_REPEAT, "data.num_workers": MAX_WORKERS,
+}
+
+
+def check_at_most(what: str, value: float, limit: float, fix: str = "") -> None:
+    """UsageError (one line) when ``value`` exceeds ``limit``: "--crop-size 100000 is over the
+    limit of 1024; FIX"."""
+    if value > limit:
+        raise UsageError(f"{what} {value:g} is over the limit of {limit:g}" + (f"; {fix}" if fix else ""))
+
+
+def check_batch_pixels(what: str, side: int, batch: int) -> None:
+    """UsageError when ``side`` x ``side`` x ``batch`` exceeds MAX_BATCH_PIXELS (what: the
+    flags, e.g. "--crop-size x --batch-size")."""
+    if side * side * batch > MAX_BATCH_PIXELS:
+        raise UsageError(f"{what}: {side} x {side} x {batch} = {side * side * batch:,} pixels a batch is over the "
+                         f"limit of {MAX_BATCH_PIXELS:,}; use a smaller size or batch")
 
 
 def capped_size(height: int, width: int, size: int | None) -> int | None:

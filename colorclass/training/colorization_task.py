@@ -12,6 +12,12 @@ LUT ``Encoder``: hard nearest-bin labels (``loss="ce"``), sparse Gaussian soft t
 regression baseline whose network outputs ab in Lab units). Photos without colour
 (``colorclass.photos.is_colourless_batch``: the same rule and constants as the photo scan) are
 masked out of the loss and the metrics.
+
+User-guided runs (``hints=True``, ``model.hints``): the input gains the three hint planes of
+``colorclass.hints.points.hint_planes`` -> ``(B, 4, S, S)`` = [L / 50 - 1, a / 110, b / 110, mask],
+simulated from the crop's true ab at the INPUT resolution by ``hints.simulate.simulate_hint_planes``
+with a generator seeded by (``hint_seed``, training iteration) -- the run seed fixes the hints; a
+resumed run sets ``iteration`` from its checkpoint -- and by a fixed seed for validation.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from torch import Tensor
 import colorclass.training.losses as losses
 from colorclass.color import lab_to_l_input, rgb_to_lab
 from colorclass.decoding.bins_protocol import ColourBins
+from colorclass.hints.simulate import DEFAULT_ZERO_FRACTION, simulate_hint_planes
 from colorclass.inference.network import Prediction, forward_padded
 from colorclass.inference.predictor import Predictor
 from colorclass.inference.settings import resolve_settings
@@ -35,9 +42,16 @@ from colorclass.runs.experiment import LOSS_NAMES
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ColorizationTask", "TrainingBins", "TargetEncoder", "colourless_images", "REGRESSION_SCALE"]
+__all__ = ["ColorizationTask", "TrainingBins", "TargetEncoder", "colourless_images", "REGRESSION_SCALE",
+           "hint_step_seed", "VALIDATION_HINT_SEED"]
 
 REGRESSION_SCALE = 100.0  # mse loss is computed on ab / 100 so its size is comparable to CE
+VALIDATION_HINT_SEED = 20_170_000  # added to the run seed: the same validation hints every epoch
+
+
+def hint_step_seed(seed: int, iteration: int) -> int:
+    """The simulated hints' seed of training ``iteration`` of a run with seed ``seed``."""
+    return int(seed) * 1_000_003 + int(iteration)
 
 
 class TargetEncoder(Protocol):
@@ -79,7 +93,8 @@ class ColorizationTask:
     def __init__(self, bins: TrainingBins | None, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
                  method: str | None = None, temperature: float | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", hints: bool = False, hint_seed: int = 0,
+                 hint_zero_fraction: float = DEFAULT_ZERO_FRACTION) -> None:
         if loss not in LOSS_NAMES:
             raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
         integers = (("lowpass", lowpass), ("output_stride", output_stride), ("n_neighbors", n_neighbors))
@@ -94,6 +109,8 @@ class ColorizationTask:
         self.encoder: TargetEncoder | None = None
         if bins is not None:
             self.encoder = bins.encoder(device=str(self.device), n=int(n_neighbors), sigma=float(sigma))
+        self.hints, self.hint_seed, self.hint_zero_fraction = bool(hints), int(hint_seed), float(hint_zero_fraction)
+        self.iteration = 0   # training steps taken (the hint seed's second half); set on resume
         self.class_weights = None
         if rebalance and loss != "mse":
             self.class_weights = self._rebalancing_weights(bins, lam)
@@ -130,8 +147,11 @@ class ColorizationTask:
             )
         return height // factor, width // factor
 
-    def prepare(self, batch: dict) -> tuple[Tensor, dict[str, Tensor]]:
+    def prepare(self, batch: dict, *, hint_seed: int | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """batch -> (l_input (B, 1, H, W) float32 in [-1, 1], targets at (h, w) = target_size(H, W)).
+
+        For a hint-aware task the input is (B, 4, H, W): simulated hint planes drawn with
+        ``hint_seed`` (default: the validation seed) are joined to the lightness input.
 
         targets: "labels" (B, h, w) int64 (not for mse), "idx"/"weight" (B, n, h, w) for kl,
         "ab" (B, 2, h, w) float32 Lab chroma, "lightness" (B, 1, h, w) Lab L, "mask" (B, h, w) bool.
@@ -150,7 +170,12 @@ class ColorizationTask:
             targets["labels"] = self.encoder.hard(small_u8)
             if self.loss == "kl":
                 targets["idx"], targets["weight"] = self.encoder.soft(small_u8)
-        return lab_to_l_input(lab[:, :1]), targets
+        net_input = lab_to_l_input(lab[:, :1])
+        if self.hints:
+            seed = self.hint_seed + VALIDATION_HINT_SEED if hint_seed is None else hint_seed
+            planes = simulate_hint_planes(lab[:, 1:], seed=seed, zero_fraction=self.hint_zero_fraction)
+            net_input = torch.cat([net_input, planes], dim=1)
+        return net_input, targets
 
     # ------------------------------------------------------------------ loss
     def _pool_output(self, output: Tensor, targets: dict[str, Tensor]) -> Tensor:
@@ -178,7 +203,9 @@ class ColorizationTask:
 
     def training_loss(self, model, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """One training step's loss (scalar tensor with grad) and loggable floats."""
-        l_input, targets = self.prepare(batch)
+        seed = hint_step_seed(self.hint_seed, self.iteration) if self.hints else None
+        self.iteration += 1
+        l_input, targets = self.prepare(batch, hint_seed=seed)
         loss = self.loss_from_output(model(l_input), targets)
         return loss, {"loss": float(loss.detach())}
 
@@ -197,7 +224,7 @@ class ColorizationTask:
         mask = targets["mask"]
         pixels = int(mask.sum())
         stats: dict[str, float | Tensor] = {"loss_sum": float(loss) * pixels, "pixels": float(pixels)}
-        ab = self.predictor(model).ab(Prediction(targets["lightness"], l_input, targets["lightness"], output))
+        ab = self.predictor(model).ab(Prediction(targets["lightness"], l_input[:, :1], targets["lightness"], output))
         if self.loss != "mse":
             stats.update(self._classification_counts(output.argmax(dim=1)[mask], targets["labels"][mask]))
         stats["sq_err_sum"] = float((ab - targets["ab"]).square().sum(dim=1)[mask].sum())

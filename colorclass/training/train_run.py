@@ -149,7 +149,8 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device,
                             sigma=cfg.bins.soft_sigma, rebalance=cfg.loss.rebalance,
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
                             output_stride=model.output_stride, method=cfg.decode.method,
-                            temperature=cfg.decode.temperature, device=device)
+                            temperature=cfg.decode.temperature, device=device, hints=cfg.model.hints,
+                            hint_seed=cfg.train.seed, hint_zero_fraction=cfg.model.hint_zero_fraction)
     return bins, train_set, val_set, model, task
 
 
@@ -213,6 +214,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
                                              every=cfg.train.sample_every)
                 trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
                                   callbacks=[samples], resume=resume)
+                task.iteration = trainer.iteration   # a resumed run continues its hint seeds
                 if trainer.is_main_process:
                     write_run_records(run_dir, with_loaded_bins(cfg, bins), command=command, resume=resume,
                                       device=trainer.device, world=trainer.world)
