@@ -5,6 +5,7 @@ or ``colorclass/builtin/general`` when this tree has it.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import tempfile
 import time
@@ -57,16 +58,23 @@ def run(quick: bool, only) -> list[Figure]:
     figures = []
     run_dir = the_run(quick)
     tmp = Path(tempfile.mkdtemp(prefix="colorclass-bench-colorize-"))
-    if only("colorize_12mp"):
+    if only("colorize_12mp") or only("colorize_12mp_onnx"):
         photo = synthetic_12mp(tmp)
         times, rss, yard = [], [], []
+        onnx_times, onnx_rss = [], []
+        has_onnx = (run_dir / "model.onnx").is_file() and importlib.util.find_spec("onnxruntime") is not None
         for i in range(2 if quick else 4):
             out = tmp / f"out{i}"
             seconds, peak, _ = run_child([PYTHON, "-m", "colorclass", "colorize", "--run", str(run_dir),
-                                          str(photo), "-o", str(out), *size_option(run_dir)])
+                                          str(photo), "-o", str(out), "--engine", "torch", *size_option(run_dir)])
             times.append(seconds)
             rss.append(peak)
             yard.append(pillow_yardstick(photo, tmp))
+            if has_onnx:   # the torch-free engine, same photo, same run of the suite
+                seconds, peak, _ = run_child([PYTHON, "-m", "colorclass", "colorize", "--model", run_dir.name,
+                                              str(photo), "-o", str(tmp / f"onnx{i}"), "--engine", "onnx"])
+                onnx_times.append(seconds)
+                onnx_rss.append(peak)
         start = [run_child([PYTHON, "-c", "import torch, colorclass.inference.colorize_files"])[0] for _ in range(1 if quick else 3)]
         written = sorted(p.name for p in (tmp / "out0").iterdir())
         fig = seconds_figure("colorize_12mp", times, yard, "Pillow decode + JPEG q95 encode, in-process",
@@ -75,6 +83,13 @@ def run(quick: bool, only) -> list[Figure]:
                                    f"alone takes {spread(start)[0]:.2f} s"))
         fig.extra = {"peak_rss_mb": max(rss), "import_seconds": spread(start)[0]}
         figures.append(fig)
+        if onnx_times:
+            fig = seconds_figure("colorize_12mp_onnx", onnx_times, times, "the same command with --engine torch",
+                                 note=(f"whole process, --engine onnx (no torch import), 4000x3000 JPEG; goal < 1.0 s "
+                                       f"and < 400 MB; peak RSS {max(onnx_rss):.0f} MB (torch engine "
+                                       f"{max(rss):.0f} MB)"))
+            fig.extra = {"peak_rss_mb": max(onnx_rss)}
+            figures.append(fig)
     if only("colorize_folder"):
         folder = tmp / "folder100"
         folder.mkdir()

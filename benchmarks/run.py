@@ -31,7 +31,7 @@ GROUPS = {
     "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_q313", "train_step_q313_cheap",
               "train_step_unet256", "epoch_rss"),
     "io": ("cli_start", "loader_256", "fit_bins_10k"),
-    "colorize": ("colorize_12mp", "colorize_folder"),
+    "colorize": ("colorize_12mp", "colorize_12mp_onnx", "colorize_folder"),
 }
 
 

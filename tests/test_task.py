@@ -150,7 +150,7 @@ def test_validation_metrics_on_a_constructed_prediction():
     result = task.finalize_stats(total)
     assert result["pixel_acc"] == pytest.approx(12 / 16)
     # red: I = 8, U = 12; blue: I = 4, U = 8; gray absent from both -> not counted.
-    assert result["miou"] == pytest.approx((8 / 12 + 4 / 8) / 2)
+    assert result["bin_miou"] == pytest.approx((8 / 12 + 4 / 8) / 2)
     assert result["val_loss"] == pytest.approx(50 / 4, rel=1e-4)  # wrong pixels cost 50 nats
     ab_error = np.linalg.norm(bins.centers_ab[1] - bins.centers_ab[2])
     assert result["ab_rmse"] == pytest.approx(ab_error / 2, rel=1e-3)
@@ -229,8 +229,8 @@ def test_learning_colour_from_shape(loss):
         optimizer.step()
     last = task.finalize_stats(task.validation_stats(model, val))
     assert last["val_loss"] < 0.2 * first["val_loss"]
-    # Shapes cover ~20% of the pixels: background-only prediction scores ~0.8 accuracy, miou ~0.27.
-    assert last["pixel_acc"] > 0.97 and last["miou"] > 0.85
+    # Shapes cover ~20% of the pixels: background-only prediction scores ~0.8 accuracy, bin_miou ~0.27.
+    assert last["pixel_acc"] > 0.97 and last["bin_miou"] > 0.85
     with torch.no_grad():
         l_input, targets = task.prepare(val)
         object_pixels = targets["labels"] > 0
@@ -258,7 +258,7 @@ def test_real_kmeans_bins_with_prior_and_rebalancing():
         value.backward()
         assert math.isfinite(value.item()) and logits.grad.abs().sum() > 0
         result = task.finalize_stats(task.validation_stats(FixedOutput(logits.detach()), {"rgb": rgb}))
-        assert 0 <= result["pixel_acc"] <= 1 and 0 <= result["miou"] <= 1
+        assert 0 <= result["pixel_acc"] <= 1 and 0 <= result["bin_miou"] <= 1
     weights = torch.as_tensor(quantize.rebalance_weights(bins.prior, lam=0.5), dtype=torch.float32)
     torch.testing.assert_close(task.class_weights, weights)
 

@@ -12,13 +12,12 @@ temperature in ``[decode]`` and the network's inference size in ``[data] resize`
 """
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
 from colorclass.support.errors import ColorclassError
 
-__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models"]
+__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models", "read_card"]
 
 # name -> one-line description (the card says more)
 BUILTIN_MODELS: dict[str, str] = {
@@ -45,6 +44,26 @@ def list_models() -> list[dict]:
     for name, description in BUILTIN_MODELS.items():
         path = Path(str(resources.files(__package__).joinpath(name)))
         card_file = path / "card.json"
-        card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+        card = read_card(card_file) if card_file.exists() else {}
         out.append({"name": name, "description": description, "path": str(path), **card})
     return out
+
+
+def _check_card(card) -> None:
+    from colorclass.decoding.rules import METHODS
+    from colorclass.support.limits import MAX_LONG_SIDE
+    from colorclass.support.records import number, text_field
+
+    text_field(card, "decode_method", choices=METHODS, required=False)
+    number(card, "calibrated_temperature", required=False)   # its range: inference.settings
+    number(card, "inference_size", low=1, high=MAX_LONG_SIDE, integer=True, required=False)
+
+
+def read_card(path: str | Path) -> dict:
+    """A model folder's card.json, bounded and checked (support.records: a regular file of at most
+    MAX_RECORD_BYTES; a JSON object whose decoding fields, when present, are a known method, a
+    number and a size in pixels); else one InputFileError naming the file."""
+    from colorclass.support.records import read_json
+
+    return read_json(path, what="model card", check=_check_card, fix="reinstall colorclass, or restore the "
+                     "card.json of the model folder")

@@ -31,6 +31,7 @@ from colorclass.cli.common import (
 from colorclass.cli.data_commands import _add_data, _add_fit_bins, _add_rank
 from colorclass.cli.model_commands import _add_export, _add_models
 from colorclass.cli.run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
+from colorclass.cli.serve_commands import _add_serve
 from colorclass.cli.train_commands import _add_demo, _add_plot, _add_summary, _add_train
 
 __all__ = ["main", "fit_bins_main", "train_main", "colorize_main", "build_parser", "UsageError", "SUBCOMMANDS"]
@@ -49,6 +50,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
     "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
     "models": (_add_models, "list the built-in models: training data, held-out metrics, limits"),
     "export": (_add_export, "write a run's network, bins and decoding settings to one ONNX file"),
+    "serve": (_add_serve, "a local web page: colour a photo, steer it with hints, download the result"),
 }
 
 

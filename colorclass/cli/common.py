@@ -20,7 +20,7 @@ from colorclass.support.errors import UsageError
 __all__ = ["EXIT_USAGE", "UsageError", "Parser", "configure_logging", "add_verbosity_options", "add_device_option",
            "require_dir", "command_line", "positive_int",
            "non_negative_int", "positive_float", "non_negative_float",
-           "check_output_file", "check_output_dir", "os_error_line", "shown"]
+           "check_output_dir", "os_error_line", "shown"]
 
 EXIT_USAGE = 2
 
@@ -91,18 +91,6 @@ def os_error_line(e: OSError) -> str:
     if temp:
         path = path.with_name(temp.group(1) + (temp.group(2) or ""))
     return f"{path}: {cause}"
-
-
-def check_output_file(path: str, what: str) -> None:
-    """An output file's path must not be a folder, and its folder must not be a file."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{what} {shown(path)!r} is a folder; pass a file name, e.g. {shown(p / 'out')}")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"{what} {shown(path)!r}: {shown(parent)!r} is a file, not a folder")
-            break
 
 
 def check_output_dir(path: str, what: str) -> None:

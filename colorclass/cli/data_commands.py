@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorclass.cli.common import check_output_file, positive_float, positive_int, require_dir
+from colorclass.cli.common import positive_float, positive_int, require_dir
 from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
+from colorclass.support.files import check_output_file
 
 
 def _add_fit_bins(p: argparse.ArgumentParser) -> None:

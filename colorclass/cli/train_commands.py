@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from colorclass.cli.common import (
@@ -104,7 +105,7 @@ def _run_plot(a: argparse.Namespace) -> int:
     from colorclass.engine.plots import plot_log
 
     require_dir(a.run_dir, "RUN_DIR")
-    if not (Path(a.run_dir) / "log.csv").is_file():
+    if not os.path.lexists(Path(a.run_dir) / "log.csv"):
         raise UsageError(f"plot: {a.run_dir!r} holds no run (no log.csv); pass a run folder of train-classifier")
     print(f"wrote {plot_log(a.run_dir)}")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from colorclass.support.files import atomic_write_text
+from colorclass.support.records import read_csv
 
 __all__ = ["Callback", "EveryN", "CSVLogger", "PlotCallback", "TensorBoardCallback", "ENGINE_COLUMNS",
            "log_columns"]
@@ -107,8 +108,7 @@ class CSVLogger(Callback):
         """Append ``row``. The header is fixed at the first validation (so that the task's extra
         metrics become columns); training rows before it wait in memory."""
         if self.columns is None and self.path.is_file() and self.path.stat().st_size:
-            with open(self.path, newline="") as f:  # resumed run: keep its header
-                self.columns = next(csv.reader(f))
+            self.columns = _read(self.path)[0] or None  # resumed run: keep its header
         if self.columns is None:
             self._pending.append(row)
             if header_from is None:
@@ -117,8 +117,13 @@ class CSVLogger(Callback):
             rows, self._pending = self._pending, []
             atomic_write_text(self.path, _csv_text([self.columns, *self._cells(rows, self.columns)]))
             return
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerows(self._cells([row], self.columns))
+        try:
+            with open(self.path, "a", newline="") as f:
+                csv.writer(f).writerows(self._cells([row], self.columns))
+        except OSError as e:   # a full disk raises without the file's name: name it
+            if e.filename is None:
+                raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
+            raise
 
     @staticmethod
     def _cells(rows: list[dict[str, Any]], columns: list[str]) -> list[list[str]]:
@@ -132,13 +137,11 @@ class CSVLogger(Callback):
         if not getattr(trainer, "resumed", False):
             self.path.unlink()  # left by a run that died before its first checkpoint
             return
-        with open(self.path, newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows:
+        header, body = _read(self.path)
+        if not header:
             return
-        header, body = rows[0], rows[1:]
         col = header.index("iteration") if "iteration" in header else None
-        keep = [r for r in body if col is None or not r[col] or float(r[col]) <= trainer.iteration]
+        keep = [r for r in body if col is None or _iteration(r, col) <= trainer.iteration]
         if len(keep) < len(body):
             atomic_write_text(self.path, _csv_text([header, *keep]))
 
@@ -168,6 +171,19 @@ class CSVLogger(Callback):
         self._flush_train(trainer)
         if self._pending:  # no validation ever ran
             self._write(self._pending.pop(), header_from={})
+
+
+def _read(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a log.csv, bounded (support.records: size, field length, text)."""
+    return read_csv(path, what="log.csv", fix="move it away to resume without its history")
+
+
+def _iteration(row: list[str], col: int) -> float:
+    """The iteration of a log.csv row; -inf (kept) when the cell is empty or not a number."""
+    try:
+        return float(row[col]) if row[col] else -math.inf
+    except (IndexError, ValueError):
+        return -math.inf
 
 
 def _fmt(v: Any) -> str:

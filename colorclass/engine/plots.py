@@ -9,40 +9,52 @@ from a training loop or a notebook) and written atomically.
 """
 from __future__ import annotations
 
-import csv
+import math
+import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from colorclass.support.errors import InputFileError
 from colorclass.support.files import atomic_path
+from colorclass.support.records import read_csv
 
 __all__ = ["read_log", "plot_log", "metric_columns"]
 
 
+_FIX = "it is not a log.csv written by train-classifier; restore it or retrain"
+
+
 def read_log(path: str | Path) -> dict[str, list[tuple[float, float]]]:
-    """log.csv -> {column: [(iteration, value), ...]} for every non-empty numeric value."""
+    """log.csv -> {column: [(iteration, value), ...]} for every non-empty finite numeric value.
+    The file is read with ``support.records.read_csv`` (a regular text file within the size
+    and field limits, else one InputFileError naming it)."""
+    header, rows = read_csv(path, what="log.csv", fix=_FIX)
+    if header and "iteration" not in header:
+        raise InputFileError(f"{str(path)!r} is not a valid log.csv (no 'iteration' column); {_FIX}")
     series: dict[str, list[tuple[float, float]]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                it = float(row["iteration"])
-            except (KeyError, TypeError, ValueError):
+    for row in rows:
+        cells = dict(zip(header, row))
+        try:
+            it = float(cells["iteration"])
+        except (KeyError, ValueError):
+            continue
+        for k, v in cells.items():
+            if k in ("iteration", "epoch") or not v:
                 continue
-            for k, v in row.items():
-                if k in ("iteration", "epoch") or v in ("", None):
-                    continue
-                try:
-                    series.setdefault(k, []).append((it, float(v)))
-                except ValueError:
-                    continue
+            try:
+                value = float(v)
+            except ValueError:
+                continue
+            if math.isfinite(value) and math.isfinite(it):
+                series.setdefault(k, []).append((it, value))
     return series
 
 
 def metric_columns(path: str | Path) -> list[str]:
     """The task's metric columns of a log.csv: those between ``val_loss`` and ``lr``."""
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), [])
+    header, _ = read_csv(path, what="log.csv", fix=_FIX)
     if "val_loss" not in header or "lr" not in header:
         return []
     return header[header.index("val_loss") + 1: header.index("lr")]
@@ -111,7 +123,7 @@ def plot_log(run_dir_or_csv: str | Path, out_png: str | Path | None = None, *,
 
     src = Path(run_dir_or_csv)
     csv_path = src / "log.csv" if src.is_dir() else src
-    if not csv_path.is_file():
+    if not os.path.lexists(csv_path):   # a FIFO or a folder in its place: read_csv says so
         raise FileNotFoundError(f"no log.csv at {str(csv_path)!r}; pass a run folder or its log.csv")
     out = Path(out_png) if out_png else csv_path.parent / "loss.png"
     s = read_log(csv_path)

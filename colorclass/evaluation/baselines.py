@@ -9,6 +9,7 @@ of the run's training data everywhere. Both keep the photo's own L, like every c
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,12 @@ import numpy as np
 from colorclass.support.errors import ColorclassError
 
 __all__ = ["BASELINES", "DATA_STATS_FILE", "mean_ab_of_files", "write_data_stats", "run_mean_ab",
-           "baseline_prediction"]
+           "read_data_stats", "baseline_prediction", "AB_RANGE"]
 
 BASELINES = ("gray", "mean")
 DATA_STATS_FILE = "data_stats.json"
 STATS_SAMPLE = 1000  # photos, evenly spaced over the training list: cheap and stable to ~0.1 ab
+AB_RANGE = 128.0     # |a|, |b| of any sRGB colour is below this: a mean_ab outside it is a broken file
 
 
 def mean_ab_of_files(files, max_photos: int = STATS_SAMPLE) -> tuple[np.ndarray, int, int]:
@@ -61,6 +63,18 @@ def write_data_stats(run_dir: str | Path, files, source: str, max_photos: int = 
     return stats
 
 
+def read_data_stats(path: str | Path) -> np.ndarray:
+    """The ``mean_ab`` (2,) float64 of a data_stats.json, checked: a regular file of at most
+    ``MAX_RECORD_BYTES``, a JSON object whose ``mean_ab`` is two finite numbers in
+    [-AB_RANGE, AB_RANGE]; else one InputFileError naming the file."""
+    from colorclass.support.records import numbers, read_json
+
+    stats = read_json(path, what=DATA_STATS_FILE, fix="delete it and evaluate again (it is recomputed from "
+                      "data.train), or retrain", check=lambda d: numbers(d, "mean_ab", length=2, low=-AB_RANGE,
+                                                                          high=AB_RANGE))
+    return np.asarray(stats["mean_ab"], dtype=np.float64)
+
+
 def run_mean_ab(run) -> tuple[np.ndarray | None, str]:
     """The ``mean`` baseline's ab for a loaded run, and where it came from (or why it is skipped).
 
@@ -69,8 +83,8 @@ def run_mean_ab(run) -> tuple[np.ndarray | None, str]:
     from colorclass.photos import list_images, scan_images
 
     stats_path = Path(run.run_dir) / DATA_STATS_FILE if run.run_dir else None
-    if stats_path is not None and stats_path.is_file():
-        return np.asarray(json.loads(stats_path.read_text())["mean_ab"], dtype=np.float64), str(stats_path)
+    if stats_path is not None and os.path.lexists(stats_path):
+        return read_data_stats(stats_path), str(stats_path)
     train = run.config.data.train
     if not train or not Path(train).is_dir():
         return None, f"no {DATA_STATS_FILE} in the run and its data.train {train!r} is not a folder"

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from colorclass.evaluation.metrics import AUC_THRESHOLDS, MetricAccumulator
 from colorclass.support.errors import ColorclassError
 
-__all__ = ["evaluate_run", "check_output_file", "format_table", "markdown_table", "AUC_THRESHOLDS"]
+__all__ = ["evaluate_run", "format_table", "markdown_table", "AUC_THRESHOLDS"]
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +42,6 @@ TABLE_COLUMNS = (("AuC %", "auc_ab", 100), ("rebal. AuC %", "auc_ab_rebalanced",
                  ("ab RMSE", "ab_rmse", 1), ("PSNR dB", "psnr", 1), ("SSIM", "ssim", 1),
                  ("mIoU %", "mean_iou", 100), ("colourf. gap", "colorfulness_gap", 1),
                  ("pixel acc %", "pixel_acc", 100), ("clipped %", "clipped_fraction", 100))
-
-
-def check_output_file(path: str | Path | None, option: str) -> None:
-    """Refuse, before any work, an output path that is a folder or whose folder does not exist."""
-    if path is None:
-        return
-    p = Path(path)
-    if p.is_dir():
-        raise ColorclassError(f"{option} {str(path)!r} is a folder; give a file name, e.g. {p / 'out.json'}")
-    if not p.parent.is_dir():
-        raise FileNotFoundError(f"{option} {str(path)!r}: folder {str(p.parent)!r} does not exist; create it first")
 
 
 def _pixel_hits(output: torch.Tensor, truth_u8: np.ndarray, encoder) -> tuple[int, int]:
@@ -176,7 +165,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, *, out: str | Path | Non
     from colorclass.evaluation.grids import gray_of, save_columns_grid
     from colorclass.inference.predictor import Predictor
     from colorclass.photos import list_images, load_rgb, scan_images
-    from colorclass.support.files import atomic_write_text
+    from colorclass.support.files import atomic_write_text, check_output_file
 
     check_output_file(out, "-o")
     check_output_file(markdown, "--markdown")

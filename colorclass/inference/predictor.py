@@ -11,7 +11,6 @@ same photo and settings. ``Predictor.for_model`` wraps a network that is still t
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -52,10 +51,12 @@ def resolve_source(source: str | Path | None) -> tuple[Path, str]:
 
 def _card(run_dir: Path) -> dict[str, Any] | None:
     """A built-in model's card.json decoding fields, as a settings layer."""
+    from colorclass.builtin import read_card
+
     path = run_dir / "card.json"
-    if not path.is_file():
+    if not path.exists():
         return None
-    card = json.loads(path.read_text(encoding="utf-8"))
+    card = read_card(path)   # bounded and checked: one line naming the file
     return {"method": card.get("decode_method"), "temperature": card.get("calibrated_temperature"),
             "size": card.get("inference_size")}
 

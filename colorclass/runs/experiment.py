@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from colorclass.decoding.rules import DEFAULT_METHOD, DEFAULT_TEMPERATURE, METHODS, check_temperature
 from colorclass.engine.settings import DEVICE_CHOICES, LoopSettings, OptimSettings  # torch-free
 from colorclass.support.errors import ColorclassError
+from colorclass.support.limits import CONFIG_BOUNDS
 
 __all__ = ["MODEL_NAMES", "LOSS_NAMES", "BIN_FAMILIES", "BIN_SPACES", "ConfigError", "ExperimentConfig", "DataConfig",
            "BinsConfig", "ModelConfig", "LossConfig",
@@ -177,6 +178,8 @@ def _validate(key: str, value: Any) -> None:
             raise ConfigError(f"decode.{e}") from None
     if key in _UNIT_INTERVAL and not 0 <= value <= 1:
         raise ConfigError(f"{key}: must be in [0, 1], got {value!r}")
+    if key in CONFIG_BOUNDS and value > CONFIG_BOUNDS[key]:   # size-like values (support.limits)
+        raise ConfigError(f"{key}: {value!r} is over the limit of {CONFIG_BOUNDS[key]}; use a smaller value")
 
 
 def _unknown(key: str, valid: Sequence[str]) -> ConfigError:

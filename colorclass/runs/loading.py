@@ -12,7 +12,6 @@ refuse a folder that already holds a run (``check_can_start``), to hold the fold
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +161,12 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
                              "retrain, or restore the file from a backup") from None
     if not tensors:
         raise RunFolderError(f"{str(p)!r} holds no tensors; retrain, or restore the file from a backup")
+    for k, v in tensors.items():   # the network's own dtypes are checked by check_weights
+        want = "integer" if k.endswith("num_batches_tracked") else "floating point"
+        if _dtype_family(v) != want:
+            raise RunFolderError(f"{str(p)!r} holds {k} as {v.dtype}; colorclass weights are {want} "
+                                 "(quantised or converted weights are not read): use the run's own weights "
+                                 "or retrain")
     return tensors
 
 
@@ -183,6 +188,7 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
                              f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
                              "check model.name / model.width / model.depth in the config")
     if not wrong:
+        _check_dtypes(model, state, source)
         return
     out = [(k, want, got) for k, want, got in wrong if n_bins is not None and want[:1] == (n_bins,)
            and len(got) == len(want) and got[1:] == want[1:]]
@@ -193,6 +199,26 @@ def check_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sou
     k, want, got = wrong[0]
     raise RunFolderError(f"{source} do not fit the configured network: {k} has shape {list(got)}, "
                          f"the network expects {list(want)}; check the model settings in the config")
+
+
+def _dtype_family(t: torch.Tensor) -> str:
+    return "bool" if t.dtype == torch.bool else "floating point" if t.is_floating_point() else \
+        "complex" if t.is_complex() else "integer"
+
+
+def _check_dtypes(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Each tensor must be of the dtype family the network expects: floating point for weights
+    (int8, bool or integer weights would be cast silently into nonsense), integer for counters
+    such as BatchNorm's num_batches_tracked."""
+    from colorclass.models.common import unwrap_state_dict
+
+    expected = model.state_dict()
+    for k, v in unwrap_state_dict(state).items():
+        want, got = _dtype_family(expected[k]), _dtype_family(v)
+        if want != got:
+            raise RunFolderError(f"{source} hold {k} as {v.dtype} ({got}), the network expects {want} "
+                                 f"({expected[k].dtype}); these are not weights colorclass wrote (quantised or "
+                                 "converted?): use the run's own float weights or retrain")
 
 
 def _check_finite(state: dict[str, torch.Tensor], source: str) -> None:
@@ -214,34 +240,25 @@ def require_run_files(run_dir: Path) -> None:
                                     "train one with `train-classifier` or `colorclass demo`")
 
 
-MAX_RECORD_BYTES = 1 << 20   # calibration.json and other small run records: 1 MB at most
-
-
 def read_calibration(run_dir: str | Path) -> dict | None:
     """RUN/calibration.json ({"method", "temperature", "metric", "data", ...}) or None.
 
-    Checks the file's size and schema (method a known name, temperature a number); the
+    Read with ``support.records.read_json`` (a regular file of at most MAX_RECORD_BYTES, bounded
+    nesting and numbers) and checked: method a known name, temperature a number (not a bool); the
     temperature's range is checked with every other source by ``inference.settings``."""
     from colorclass.decoding.rules import METHODS
+    from colorclass.support.records import number, read_json, text_field
 
     path = Path(run_dir) / CALIBRATION_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
-        cal = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(cal, dict):
-            raise ValueError("not a JSON object")
-        if cal.get("method") not in METHODS:
-            raise ValueError(f"method {cal.get('method')!r} is not one of {', '.join(METHODS)}")
-        t = cal.get("temperature")
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise ValueError(f"temperature {t!r} is not a number")
-    except (ValueError, RecursionError, UnicodeDecodeError) as e:
-        raise RunFolderError(f"{str(path)!r} is not a valid calibration ({_short(e)}); run `colorclass "
-                             "calibrate` again or delete it") from None
-    return cal
+
+    def check(cal) -> None:
+        text_field(cal, "method", choices=METHODS)
+        number(cal, "temperature")
+
+    return read_json(path, what="calibration", check=check,
+                     fix="run `colorclass calibrate` again or delete it")
 
 
 def load_run(run_dir: str | Path, *, device: str = "auto") -> Run:

@@ -21,7 +21,10 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_path", "temp_name", "sigterm_as_interrupt"]
+from colorclass.support.errors import UsageError
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_path", "temp_name", "sigterm_as_interrupt",
+           "check_output_file"]
 
 # os.link failures that mean "this file system has no hard links" (FAT, exFAT, some network shares)
 _NO_HARD_LINKS = {errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS,
@@ -87,6 +90,11 @@ def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
             os.replace(tmp, path)
         else:
             _publish_exclusive(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:   # a full disk (ENOSPC from write or fsync) names no file: name the destination
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -125,3 +133,21 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True)
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """``atomic_write_bytes`` for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_output_file(path: str | Path | None, what: str) -> None:
+    """The one output-path check, before any work: an output file's path must not be a folder, and
+    its folder must exist and be a folder (UsageError naming the option, the path and the fix).
+    None passes."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{what} {str(path)!r} is a folder; pass a file name, e.g. {p / 'out'}")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{what} {str(path)!r}: {str(parent)!r} is a file, not a folder")
+            break
+    if not p.parent.is_dir():
+        raise UsageError(f"{what} {str(path)!r}: folder {str(p.parent)!r} does not exist; create it first")

@@ -88,7 +88,7 @@ class ColorizationTask:
     ``method`` / ``temperature``: the run's decoding rule, used for the validation ab error.
     """
 
-    metric_names = ("pixel_acc", "miou")  # log.csv / loss.png columns (colorclass.engine.protocol.Task)
+    metric_names = ("pixel_acc", "bin_miou")  # log.csv / loss.png columns (colorclass.engine.protocol.Task)
 
     def __init__(self, bins: TrainingBins | None, *, loss: str = "ce", n_neighbors: int = 5, sigma: float = 5.0,
                  rebalance: bool = False, lam: float = 0.5, lowpass: int = 1, output_stride: int = 1,
@@ -243,14 +243,15 @@ class ColorizationTask:
         }
 
     def finalize_stats(self, sums: dict) -> dict[str, float]:
-        """Summed stats -> val_loss, ab_rmse and (classification) pixel_acc, miou.
+        """Summed stats -> val_loss, ab_rmse and (classification) pixel_acc, bin_miou.
 
-        miou is the mean IoU over the bins present in the targets or the predictions.
+        bin_miou is the mean IoU over the run's own bins present in the targets or the predictions
+        (not eval.json's mean_iou, which is over the 313 reference ab bins of the decoded colour).
         """
         pixels = float(sums.get("pixels", 0.0))
         if pixels == 0:
             return {"val_loss": math.nan, "ab_rmse": math.nan} | (
-                {} if self.loss == "mse" else {"pixel_acc": math.nan, "miou": math.nan})
+                {} if self.loss == "mse" else {"pixel_acc": math.nan, "bin_miou": math.nan})
         result = {"val_loss": float(sums["loss_sum"]) / pixels,
                   "ab_rmse": math.sqrt(float(sums["sq_err_sum"]) / pixels)}
         if self.loss != "mse":
@@ -260,7 +261,7 @@ class ColorizationTask:
             present = union > 0
             result["pixel_acc"] = float(sums["correct"]) / pixels
             iou = intersection[present] / union[present]
-            result["miou"] = float(iou.mean()) if present.any() else math.nan
+            result["bin_miou"] = float(iou.mean()) if present.any() else math.nan
         return result
 
     # ------------------------------------------------------------------ inference
