@@ -78,9 +78,10 @@ def read_data_stats(path: str | Path) -> np.ndarray:
 def run_mean_ab(run) -> tuple[np.ndarray | None, str]:
     """The ``mean`` baseline's ab for a loaded run, and where it came from (or why it is skipped).
 
-    Reads RUN/data_stats.json; for older runs computes it from the config's data.train folder.
+    Reads RUN/data_stats.json; for older runs computes it from the run's training photos
+    (``runs.photo_split``, as the runner chose them).
     """
-    from colorclass.photos import list_images, scan_images
+    from colorclass.runs.photo_split import run_photos
 
     stats_path = Path(run.run_dir) / DATA_STATS_FILE if run.run_dir else None
     if stats_path is not None and os.path.lexists(stats_path):
@@ -88,7 +89,7 @@ def run_mean_ab(run) -> tuple[np.ndarray | None, str]:
     train = run.config.data.train
     if not train or not Path(train).is_dir():
         return None, f"no {DATA_STATS_FILE} in the run and its data.train {train!r} is not a folder"
-    files, _ = scan_images(list_images(train))
+    files = run_photos(run.config, progress=False).train
     if not files:
         return None, f"no {DATA_STATS_FILE} in the run and no usable photos in data.train {train!r}"
     mean, _, n = mean_ab_of_files(files)

@@ -103,17 +103,13 @@ def plot_sweep(rows: list[dict], chosen: dict, metric: str, out_png: str | Path)
 
 
 def _trained_on(run) -> set[Path]:
-    """Resolved paths of the photos the run was trained on (as train.py's runner chose them)."""
-    from colorclass.photos import list_images, scan_images, split_files
+    """Resolved paths of the photos the run was trained on (``runs.photo_split``, as the runner)."""
+    from colorclass.runs.photo_split import run_photos
 
     d = run.config.data
     if not d.train or not Path(d.train).is_dir():
         return set()
-    files, _ = scan_images(list_images(d.train), min_colorfulness=d.min_colorfulness, progress=False)
-    files = files[: d.max_images] if d.max_images else files
-    if not d.val:
-        files, _ = split_files(files, val_fraction=d.val_fraction, seed=run.config.train.seed)
-    return {Path(f).resolve() for f in files}
+    return {Path(f).resolve() for f in run_photos(run.config, progress=False).train}
 
 
 def _format_rows(rows: list[dict], chosen: dict) -> str:

@@ -82,23 +82,15 @@ def _load_or_fit_bins(cfg: ExperimentConfig, run_dir: Path, *, resume: bool = Fa
 
 
 def _datasets(cfg: ExperimentConfig):
-    from colorclass.photos import ImageFolderDataset, SkipReport, list_images, scan_images, split_files
+    from colorclass.photos import ImageFolderDataset
+    from colorclass.runs.photo_split import run_photos
 
     d = cfg.data
-    folders = SkipReport()   # symlink loops, unreadable folders
-    files, report = scan_images(list_images(d.train, folders), min_colorfulness=d.min_colorfulness)
-    report.merge(folders)
-    if report.total:
-        log.info(f"skipped {report.total} training photos:\n  " + report.summary().replace("\n", "\n  "))
-    if d.max_images:
-        files = files[: d.max_images]
-    if d.val:
-        train_files = files
-        val_files, vreport = scan_images(list_images(d.val), min_colorfulness=d.min_colorfulness)
-        if vreport.total:
-            log.info(f"skipped {vreport.total} validation photos:\n  " + vreport.summary().replace("\n", "\n  "))
-    else:
-        train_files, val_files = split_files(files, val_fraction=d.val_fraction, seed=cfg.train.seed)
+    photos = run_photos(cfg)
+    for what, report in (("training", photos.skipped_train), ("validation", photos.skipped_val)):
+        if report is not None and report.total:
+            log.info(f"skipped {report.total} {what} photos:\n  " + report.summary().replace("\n", "\n  "))
+    train_files, val_files = photos.train, photos.val
     if not train_files:
         raise ColorclassError(f"no usable training photos in {d.train!r}; `colorclass data {d.train}` shows why")
     # files are already scanned above (the dataset's own scan is then a cache hit, kept quiet)
