@@ -16,6 +16,7 @@ from pathlib import Path
 
 import quantize
 from colorclass.photos.sample import sample_pixels
+from colorclass.support import limits
 from colorclass.support.files import atomic_write_bytes
 from quantize import Bins
 
@@ -43,7 +44,8 @@ def fit_bins_from_folder(input_dir: str | os.PathLike, out_path: str | os.PathLi
                                  seed=seed, progress=progress)
     sample_seconds = round(time.perf_counter() - t0, 2)
     data_info = {"input_dir": str(Path(input_dir).resolve()), **info}
-    quantize.fit_bins(bins, pixels, with_prior=with_prior, data_info=data_info, progress=progress)
+    quantize.fit_bins(bins, pixels, with_prior=with_prior, data_info=data_info, progress=progress,
+                      max_fit_seconds=limits.GMM_FIT_SECONDS)
     bins.meta["seconds"] = {"sample": sample_seconds} | bins.meta["seconds"]
     save_bins(bins, out_path)
     return bins

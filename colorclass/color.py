@@ -3,8 +3,9 @@
     photos (sRGB) -> *Lab / HCL* -> quantize -> ... -> decode -> *Lab -> sRGB* colour image
 
 Pure, batched torch functions (CPU and CUDA, any float dtype) first, thin ``nn.Module``
-wrappers last. Conventions match scikit-image's ``rgb2lab`` / ``lab2rgb``: sRGB primaries,
-D65 white point, 2-degree observer.
+wrappers last; the constants and 8-bit tables are those of ``colorclass.cie`` (one home).
+Conventions match scikit-image's ``rgb2lab`` / ``lab2rgb``: sRGB primaries, D65 white point,
+2-degree observer.
 
 Shapes: every function takes the channel axis as ``dim`` (default ``-3``, i.e. images
 ``(B, 3, H, W)`` or ``(3, H, W)``); pass ``dim=-1`` for pixel lists ``(N, 3)``.
@@ -24,6 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from colorclass.cie import EPSILON as _EPSILON
+from colorclass.cie import F_BREAK as _F_BREAK
+from colorclass.cie import GRAY_L_U8 as _GRAY_L_U8
+from colorclass.cie import KAPPA as _KAPPA
+from colorclass.cie import RGB_FROM_XYZ as _RGB_FROM_XYZ
+from colorclass.cie import WHITE_D65 as _WHITE_D65
+from colorclass.cie import XYZ_FROM_RGB as _XYZ_FROM_RGB
+from colorclass.cie import XYZ_TABLES as _XYZ_TABLES
 from colorclass.support.errors import GamutWarning  # re-exported: the torch-free home
 
 __all__ = [
@@ -32,14 +41,6 @@ __all__ = [
     "RgbToLab", "LabToRgb", "GamutWarning",
 ]
 
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
-_XYZ_FROM_RGB = (
-    (0.412453, 0.357580, 0.180423),
-    (0.212671, 0.715160, 0.072169),
-    (0.019334, 0.119193, 0.950227),
-)
-_EPSILON = 0.008856  # (6/29)^3, CIE threshold
-_KAPPA = 7.787       # (29/6)^2 / 3
 
 
 def _matrix(values, like: Tensor) -> Tensor:
@@ -96,10 +97,9 @@ def _lab_to_linear(lab: Tensor, dim: int) -> Tensor:
     # Negative fz is set to 0 before the inverse transfer, as scikit-image does.
     f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim)
     # f ** 3 where f is above the CIE breakpoint, linear part below (as scikit-image).
-    t = torch.where(f > 0.2068966, f.clamp(min=0) ** 3, (f - 16 / 116) / _KAPPA)
+    t = torch.where(f > _F_BREAK, f.clamp(min=0) ** 3, (f - 16 / 116) / _KAPPA)
     white = _matrix(_WHITE_D65, lab).view([3] + [1] * (lab.ndim - 1 - (dim % lab.ndim)))
-    rgb_from_xyz = torch.linalg.inv(_matrix(_XYZ_FROM_RGB, lab).double()).to(lab.dtype)
-    return _apply_matrix(rgb_from_xyz, t * white, dim)
+    return _apply_matrix(_matrix(_RGB_FROM_XYZ, lab), t * white, dim)
 
 
 def lab_to_rgb_with_gamut(lab: Tensor, dim: int = -3) -> tuple[Tensor, Tensor]:
@@ -187,14 +187,7 @@ def l_input_to_lab_l(x: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- uint8 fast paths
-# 8-bit inputs take only 256 values per channel: the sRGB linearisation (the costly ``** 2.4``) is a
-# 256-entry table, computed once in float64. Luminance Y is a weighted sum of three such tables, and
-# for gray pixels (R = G = B) Lab L depends on the gray level alone (one more table).
-
-def _f_lab(t):
-    """CIE f(t) on a float64 numpy array (table building)."""
-    return np.where(t > _EPSILON, np.cbrt(np.maximum(t, _EPSILON)), _KAPPA * t + 16 / 116)
-
+# table lookups (colorclass.cie's 8-bit tables: linearisation, XYZ contributions, gray L)
 
 def _f_lab_(t: Tensor) -> Tensor:
     """CIE f(t) in place on a float32 tensor. On CPU numpy's vectorised ``cbrt`` is used (several
@@ -207,14 +200,6 @@ def _f_lab_(t: Tensor) -> Tensor:
     np.cbrt(a, out=a)
     a[small] = linear
     return t
-
-
-_LEVELS = np.arange(256, dtype=np.float64) / 255
-_LINEAR_U8 = np.where(_LEVELS > 0.04045, ((_LEVELS + 0.055) / 1.055) ** 2.4, _LEVELS / 12.92)
-# _XYZ_TABLES[i][c][v]: contribution of channel c at level v to X / Xn, Y / Yn, Z / Zn
-_XYZ_TABLES = [[(row[c] / white * _LINEAR_U8).astype(np.float32) for c in range(3)]
-               for row, white in zip(_XYZ_FROM_RGB, _WHITE_D65)]
-_GRAY_L_U8 = (116 * _f_lab(_LINEAR_U8 * sum(_XYZ_FROM_RGB[1])) - 16).astype(np.float32)
 
 
 def _lookup(table: np.ndarray, x_u8: Tensor) -> Tensor:

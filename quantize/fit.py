@@ -38,16 +38,23 @@ def make_bins(family: str = "kmeans", *, space: str | None = None, k: int = 24, 
 
 
 def fit_bins(bins: Bins, pixels: np.ndarray, *, with_prior: bool = True, data_info: dict | None = None,
-             progress: bool = True) -> Bins:
+             progress: bool = True, max_fit_seconds: float | None = None) -> Bins:
     """Fit the unfitted ``bins`` (from :func:`make_bins`) on ``pixels (N, 3) uint8``, then the prior.
 
     ``bins.meta`` then holds ``data`` (``data_info``: where the pixels came from, when given),
-    ``prior`` (empty / rare bins) and ``seconds`` (``fit``, ``prior``). Nothing is written; the
-    caller saves (``colorclass.binning`` does photos folder -> sample -> here -> bins file).
+    ``prior`` (empty / rare bins), ``seconds`` (``fit``, ``prior``) and, for iterative fits (GMM),
+    ``fit`` (iterations, converged, stopped_by). ``max_fit_seconds``: the time budget of an
+    iterative fit (GMM: the best fit so far is kept when it runs out; progress bar with
+    ``progress``). Nothing is written; the caller saves (``colorclass.binning`` does photos
+    folder -> sample -> here -> bins file).
     """
+    if hasattr(bins, "max_fit_seconds"):
+        bins.max_fit_seconds, bins.progress = max_fit_seconds, progress
     t0 = time.perf_counter()
     bins.fit(pixels)
     t1 = time.perf_counter()
+    if getattr(bins, "fit_report", None):
+        bins.meta["fit"] = dict(bins.fit_report)
     if data_info is not None:
         bins.meta["data"] = dict(data_info)
     if with_prior:

@@ -9,7 +9,9 @@ hue mean (``decode_space = "hc"``); ``centers_ab`` (rendered at HCL lightness 0.
 """
 from __future__ import annotations
 
+import logging
 import math
+import time
 
 import numpy as np
 
@@ -17,6 +19,8 @@ from quantize.bins import Bins, BinsFileError, register_family
 from quantize.features import check_rgb01, embedding_to_hc, hc_display_ab, hc_to_embedding, rgb01_to_hc_embedding
 
 _CHUNK = 65536
+_MAX_EM_ITER = 300
+log = logging.getLogger(__name__)
 
 
 class _HueChromaBins(Bins):
@@ -44,12 +48,16 @@ class GMMBins(_HueChromaBins):
     family = "gmm"
     lut_hard_bits = 7   # tabulating 2 ** 24 posteriors takes ~20 s; 2 ** 21 take ~2 s
 
+    progress = False   # a progress bar of the EM iterations on stderr (quantize.fit_bins sets it)
+
     def __init__(self, *, k: int = 32, space: str = "hc", seed: int = 0, max_fit_pixels: int = 200_000,
-                 reg_covar: float = 1e-5) -> None:
+                 reg_covar: float = 1e-5, max_fit_seconds: float | None = None) -> None:
         super().__init__(space=space, seed=seed)
         if int(k) != k or k < 2:
             raise ValueError(f"k must be an integer >= 2, got k={k!r}; try k=32")
         self.k, self.max_fit_pixels, self.reg_covar = int(k), int(max_fit_pixels), float(reg_covar)
+        self.max_fit_seconds = max_fit_seconds   # None: no time budget (colorclass passes one)
+        self.fit_report: dict = {}
         self.means: np.ndarray | None = None
         self.covariances: np.ndarray | None = None
         self.weights: np.ndarray | None = None
@@ -69,7 +77,9 @@ class GMMBins(_HueChromaBins):
             raise ValueError(f"the pixel sample has only {n_distinct} distinct hue-chroma values, fewer than "
                              f"k={self.k}; use a smaller k or sample more photos")
         gmm = GaussianMixture(self.k, covariance_type="full", random_state=self.seed, reg_covar=self.reg_covar,
-                              max_iter=300, init_params="k-means++").fit(x)
+                              max_iter=1, init_params="k-means++", warm_start=True)
+        self.fit_report = _run_em(gmm, x, max_iter=_MAX_EM_ITER, max_seconds=self.max_fit_seconds,
+                                  progress=self.progress)
         hc = embedding_to_hc(gmm.means_)
         order = np.lexsort((hc[:, 1], hc[:, 0]))
         self._set_components(gmm.means_[order], gmm.covariances_[order], gmm.weights_[order])
@@ -134,6 +144,36 @@ class GMMBins(_HueChromaBins):
         idx = np.argsort(-post, axis=1, kind="stable")[:, :n]
         w = np.take_along_axis(post, idx, 1)
         return idx.astype(np.int64), (w / w.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _run_em(gmm, x: np.ndarray, *, max_iter: int, max_seconds: float | None, progress: bool) -> dict:
+    """EM of a warm-started one-iteration ``gmm`` until the lower bound changes by less than its
+    ``tol`` (scikit-learn's own rule, so the result equals one ``fit`` of ``max_iter``), ``max_iter``
+    iterations, or ``max_seconds`` (checked after each iteration; the initialisation is one step).
+    Returns {"iterations", "converged", "seconds", "stopped_by"}; a stop on time is logged."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from tqdm import tqdm
+
+    start, previous, n, converged = time.monotonic(), -math.inf, 0, False
+    with warnings.catch_warnings(), tqdm(total=max_iter, desc=f"GMM fit, k={gmm.n_components}", unit="EM step",
+                                         disable=not progress) as bar:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        while n < max_iter:
+            gmm.fit(x)
+            n += 1
+            bar.update(1)
+            converged = abs(gmm.lower_bound_ - previous) < gmm.tol
+            previous = gmm.lower_bound_
+            if converged or (max_seconds is not None and time.monotonic() - start > max_seconds):
+                break
+    seconds = round(time.monotonic() - start, 2)
+    stopped_by = "converged" if converged else "iterations" if n >= max_iter else "time budget"
+    if stopped_by == "time budget":
+        log.warning(f"GMM fit stopped on its time budget of {max_seconds:g} s after {n} EM iteration(s), before "
+                    f"converging; the bins are usable but coarser: use a smaller k for a converged fit")
+    return {"iterations": n, "converged": converged, "seconds": seconds, "stopped_by": stopped_by}
 
 
 def _hcgrid_layout(k: int, n_chroma: int | None) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 import quantize
-from colorclass.color import lab_to_rgb
+from colorclass.color import lab_to_rgb, rgb_to_lab
 from colorclass.hints.points import Hint
 from colorclass.inference.predictor import Predictor
 from colorclass.models import build_model
@@ -54,26 +54,33 @@ def test_prepare_joins_seeded_hint_planes_at_the_input_resolution():
 
 
 def test_training_loss_counts_iterations_so_the_run_seed_fixes_the_hints():
-    bins = quantize.load_bins(BINS)
+    bins = two_colour_bins()
     torch.manual_seed(0)
     model = build_model("unet", out_channels=bins.n_bins, width=8, in_channels=4)
     rgb, _ = two_colour_batch(2, seed=1)
     losses = []
     for _ in range(2):
         task = ColorizationTask(bins, hints=True, hint_seed=3)
-        losses.append([float(task.training_loss(model, {"rgb": rgb})[0]) for _ in range(3)])
+        losses.append([float(task.training_loss(model, {"rgb": rgb})[0].detach()) for _ in range(3)])
         assert task.iteration == 3
     assert losses[0] == losses[1]
 
 
+def two_colour_bins():
+    """A coarse ab grid (40 bins) fitted on the problem's own pixels: a fast 40-way classifier."""
+    bins = quantize.ABGridBins(step=30.0)
+    rgb, _ = two_colour_batch(64, seed=0)
+    return bins.fit(rgb.permute(0, 2, 3, 1).reshape(-1, 3).numpy())
+
+
 def test_a_hint_aware_unet_learns_to_follow_a_hint():
-    bins = quantize.load_bins(BINS)
+    bins = two_colour_bins()
     torch.manual_seed(0)
-    model = build_model("unet", out_channels=bins.n_bins, width=12, in_channels=4)
+    model = build_model("unet", out_channels=bins.n_bins, width=8, in_channels=4)
     task = ColorizationTask(bins, hints=True, hint_seed=0, hint_zero_fraction=0.2)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for step in range(250):
+    for step in range(150):
         rgb, _ = two_colour_batch(8, seed=100 + step)
         loss, _ = task.training_loss(model, {"rgb": rgb})
         opt.zero_grad()
@@ -81,12 +88,13 @@ def test_a_hint_aware_unet_learns_to_follow_a_hint():
         opt.step()
     model.eval()
     predictor = Predictor.for_model(model, bins, method="mean")
-    rgb, which = two_colour_batch(16, seed=9)
+    rgb, _ = two_colour_batch(16, seed=9)
+    true_ab = rgb_to_lab(rgb.float() / 255)[:, 1:]
     err_hint, err_none = [], []
     for k in range(len(rgb)):
-        truth = torch.tensor(COLOURS[int(which[k])])
-        hint = [Hint(x=8, y=8, ab=COLOURS[int(which[k])], size=3)]
+        truth = true_ab[k, :, 5:12, 5:12]   # the hinted region and its surroundings
+        hint = [Hint(x=8, y=8, ab=tuple(true_ab[k, :, 8, 8].tolist()), size=3)]
         for hints, errors in ((hint, err_hint), (None, err_none)):
             ab = predictor.ab(predictor.predict(rgb[k:k + 1], hints=hints))[0]   # (2, 16, 16)
-            errors.append(float((ab[:, 4:12, 4:12] - truth[:, None, None]).norm(dim=0).mean()))
-    assert np.mean(err_hint) < 15 and np.mean(err_hint) < 0.5 * np.mean(err_none), (err_hint, err_none)
+            errors.append(float((ab[:, 5:12, 5:12] - truth).norm(dim=0).mean()))
+    assert np.mean(err_hint) < 15 and np.mean(err_hint) < 0.4 * np.mean(err_none), (err_hint, err_none)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorclass.cli.common import positive_float, positive_int, require_dir
+from colorclass.cli.common import UsageError, positive_float, positive_int, require_dir
 from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
+from colorclass.support import limits
 from colorclass.support.files import check_output_file
 
 
@@ -29,10 +30,24 @@ def _add_fit_bins(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_run_fit_bins)
 
 
+def _check_fit_bins_sizes(a: argparse.Namespace) -> None:
+    """Size-like flags within support.limits, before any photo is read (one line, exit 2)."""
+    k_limit = limits.MAX_GMM_K if a.family == "gmm" else limits.MAX_BINS
+    limits.check_at_most(f"fit-bins: --k for --family {a.family}", a.k, k_limit,
+                         "use fewer bins (e.g. --k 32)" + (" or --family kmeans" if a.family == "gmm" else ""))
+    for flag, value in (("--pixels-per-image", a.pixels_per_image), ("--max-pixels", a.max_pixels)):
+        if value is not None:
+            limits.check_at_most(f"fit-bins: {flag}", value, limits.MAX_SAMPLE_PIXELS, "sample fewer pixels")
+    if a.family == "grid" and a.preset is None and a.grid_step < limits.MIN_GRID_STEP:
+        raise UsageError(f"fit-bins: --grid-step {a.grid_step:g} is under the limit of {limits.MIN_GRID_STEP:g} "
+                         f"(it would make over {limits.MAX_BINS} bins); use --grid-step 10 or --preset zhang313")
+
+
 def _run_fit_bins(a: argparse.Namespace) -> int:
     import quantize
     from colorclass.binning import fit_bins_from_folder
 
+    _check_fit_bins_sizes(a)
     kwargs = dict(family=a.family, space=a.space, k=a.k, seed=a.seed, preset=a.preset,
                   grid_step=a.grid_step, with_prior=not a.no_prior)
     if a.pixels_per_image is not None:

@@ -19,6 +19,7 @@ from colorclass.cli.common import (
     require_dir,
 )
 from colorclass.runs.experiment import LOSS_NAMES, MODEL_NAMES
+from colorclass.support import limits
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -68,13 +69,33 @@ def _run_train(a: argparse.Namespace) -> int:
                              "pass only one of them")
         require_dir(a.resume, "--resume RUN_DIR")
         return _exit_code(resume_training(a.resume, overrides=a.overrides, command=command_line()))
+    _check_train_flags(a)
     flags = [f"{key}={getattr(a, name)}" for name, key in _FLAG_TO_KEY.items()
              if getattr(a, name) is not None]
     cfg = load_config(a.config, flags + list(a.overrides))
+    _check_train_sizes(cfg)
     if not cfg.data.train:
         raise UsageError("train-classifier: no training data: pass --data DIR "
                          "(or data.train in the --config file)")
     return _exit_code(run_training(cfg, command=command_line(), overwrite=a.overwrite))
+
+
+def _check_train_flags(a: argparse.Namespace) -> None:
+    """Size-like flags within support.limits, named as typed (config keys: runs.experiment)."""
+    for flag, value, limit in (("--crop-size", a.crop_size, limits.MAX_CROP_SIZE),
+                               ("--batch-size", a.batch_size, limits.MAX_BATCH_SIZE),
+                               ("--width", a.width, limits.MAX_WIDTH)):
+        if value is not None:
+            limits.check_at_most(f"train-classifier: {flag}", value, limit, "use a smaller value")
+
+
+def _check_train_sizes(cfg) -> None:
+    """Limits that join two config values: pixels of a batch, a GMM's k (before any work)."""
+    limits.check_batch_pixels("train-classifier: data.crop_size x data.crop_size x train.batch_size",
+                              cfg.data.crop_size, cfg.train.batch_size)
+    if cfg.bins.family == "gmm" and not cfg.bins.path:
+        limits.check_at_most("train-classifier: bins.k for bins.family gmm", cfg.bins.k, limits.MAX_GMM_K,
+                             "use fewer bins (e.g. bins.k=32) or bins.family kmeans")
 
 
 def _exit_code(summary: dict) -> int:
@@ -126,6 +147,10 @@ def _run_summary(a: argparse.Namespace) -> int:
 
     if a.model not in MODELS:
         raise UsageError(f"summary: unknown model {a.model!r}; choose one of {', '.join(sorted(MODELS))}")
+    for flag, value, limit in (("--size", a.size, limits.MAX_LONG_SIDE), ("--batch", a.batch, limits.MAX_BATCH_SIZE),
+                               ("--bins", a.bins, limits.MAX_BINS), ("--width", a.width, limits.MAX_WIDTH)):
+        limits.check_at_most(f"summary: {flag}", value, limit, "use a smaller value")
+    limits.check_batch_pixels("summary: --size x --size x --batch", a.size, a.batch)
     model = build_model(a.model, out_channels=a.bins, width=a.width)
     print(summarize(model, size=a.size, batch=a.batch))
     return 0

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from colorclass.cie import F_BREAK, HIGH_LINEAR, KAPPA, RGB_FROM_XYZ, WHITE_D65
 from colorclass.color import GamutWarning, hcl_to_rgb, rgb_to_lab
 from colorclass.decoding.bins_protocol import ColourBins
 from colorclass.decoding.rules import DEFAULT_TEMPERATURE
@@ -191,16 +192,12 @@ def region_average(labels: Tensor, image: Tensor) -> Tensor:
 
 
 _STRIP_ROWS = 256           # recombine converts this many rows at a time (small temporaries, cache-friendly)
-_WHITE_X, _WHITE_Z = 0.95047, 1.08883
-_RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
-    dtype=torch.float64)).tolist()
-_HIGH_LINEAR = ((1 + 1e-4 + 0.055) / 1.055) ** 2.4   # linear light whose sRGB value is 1 + 1e-4
+_WHITE_X, _WHITE_Z = WHITE_D65[0], WHITE_D65[2]
 
 
 def _f_inverse(f: Tensor) -> Tensor:
-    """CIE f^-1: f ** 3 above the breakpoint, linear below (as ``color._lab_to_linear``)."""
-    return torch.where(f > 0.2068966, f * f * f, (f - 16 / 116) * (1 / 7.787))
+    """CIE f^-1: f ** 3 above the breakpoint, linear below (``colorclass.cie``)."""
+    return torch.where(f > F_BREAK, f * f * f, (f - 16 / 116) * (1 / KAPPA))
 
 
 def _lab_strip_to_rgb_(lab: Tensor, out: Tensor) -> Tensor:
@@ -211,9 +208,9 @@ def _lab_strip_to_rgb_(lab: Tensor, out: Tensor) -> Tensor:
     x, y, z = (_f_inverse(f) for f in xyz)
     x.mul_(_WHITE_X)
     z.mul_(_WHITE_Z)
-    for c, (mx, my, mz) in enumerate(_RGB_FROM_XYZ):
+    for c, (mx, my, mz) in enumerate(RGB_FROM_XYZ):
         torch.mul(x, mx, out=out[:, c]).add_(y, alpha=my).add_(z, alpha=mz)
-    mask = (out.amin(1) < -1e-4) | (out.amax(1) > _HIGH_LINEAR)
+    mask = (out.amin(1) < -1e-4) | (out.amax(1) > HIGH_LINEAR)
     _srgb_gamma_(out.clamp_(0, 1))
     return mask
 

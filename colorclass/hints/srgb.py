@@ -19,20 +19,13 @@ import re
 
 import numpy as np
 
+from colorclass import cie
+
 __all__ = [
     "hex_to_rgb_u8", "rgb_u8_to_hex", "rgb01_to_lab", "lab_to_rgb01_unclipped", "in_gamut", "rgb01_to_u8",
     "GAMUT_TOLERANCE",
 ]
 
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-_XYZ_FROM_RGB = np.array([
-    [0.412453, 0.357580, 0.180423],
-    [0.212671, 0.715160, 0.072169],
-    [0.019334, 0.119193, 0.950227],
-])
-_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
-_EPSILON = 0.008856  # (6/29)^3, CIE threshold
-_KAPPA = 7.787       # (29/6)^2 / 3
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 GAMUT_TOLERANCE = 1.0 / 255.0  # an sRGB channel may leave [0, 1] by this much and still count as in gamut
 
@@ -51,26 +44,15 @@ def rgb_u8_to_hex(rgb_u8) -> str:
 
 
 def rgb01_to_lab(rgb01) -> np.ndarray:
-    """sRGB (N, 3) in [0, 1] -> Lab (N, 3) float64 (as ``colorclass.color.rgb_to_lab``)."""
-    rgb = np.asarray(rgb01, dtype=np.float64).reshape(-1, 3)
-    lin = np.where(rgb > 0.04045, ((np.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    t = lin @ _XYZ_FROM_RGB.T / _WHITE_D65
-    f = np.where(t > _EPSILON, np.cbrt(np.maximum(t, _EPSILON)), _KAPPA * t + 16 / 116)
-    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
-    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], 1)
+    """sRGB (N, 3) in [0, 1] -> Lab (N, 3) float64 (``colorclass.cie``, as ``colorclass.color``)."""
+    return cie.rgb_to_lab(np.asarray(rgb01, dtype=np.float64).reshape(-1, 3))
 
 
 def lab_to_rgb01_unclipped(lab) -> np.ndarray:
     """Lab (N, 3) -> sRGB (N, 3) float64, NOT clipped: a colour exists in sRGB at that lightness when
     every channel lies in [0, 1] (give or take GAMUT_TOLERANCE). Negative linear light stays linear
     (as ``colorclass.color.lab_to_rgb(..., clip=False)``)."""
-    lab = np.asarray(lab, dtype=np.float64).reshape(-1, 3)
-    fy = (lab[:, 0] + 16) / 116
-    f = np.stack([fy + lab[:, 1] / 500, fy, np.maximum(fy - lab[:, 2] / 200, 0)], 1)
-    t = np.where(f > 0.2068966, np.maximum(f, 0) ** 3, (f - 16 / 116) / _KAPPA)
-    lin = (t * _WHITE_D65) @ _RGB_FROM_XYZ.T
-    pos = np.maximum(lin, 0.0031308)
-    return np.where(lin > 0.0031308, 1.055 * pos ** (1 / 2.4) - 0.055, lin * 12.92)
+    return cie.lab_to_rgb(np.asarray(lab, dtype=np.float64).reshape(-1, 3), clip=False)[0]
 
 
 def in_gamut(rgb01_unclipped) -> np.ndarray:

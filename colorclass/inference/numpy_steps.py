@@ -19,26 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from colorclass import cie
+
 __all__ = ["lightness_u8", "resize_antialiased", "pad_to_multiple", "decode_ab", "recombine_u8", "STRIP_ROWS"]
 
 STRIP_ROWS = 64   # rows per strip (lightness, recombine): small reused temporaries, one task each
 
-# --- colorclass.color's constants and uint8 tables (same formulas, float64 then float32)
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
-_XYZ_FROM_RGB = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169),
-                 (0.019334, 0.119193, 0.950227))
-_EPSILON, _KAPPA = 0.008856, 7.787
-_LEVELS = np.arange(256, dtype=np.float64) / 255
-_LINEAR_U8 = np.where(_LEVELS > 0.04045, ((_LEVELS + 0.055) / 1.055) ** 2.4, _LEVELS / 12.92)
-# _Y_TABLES[c][v]: contribution of channel c at level v to Y / Yn (colorclass.color._XYZ_TABLES[1])
-_Y_TABLES = [(_XYZ_FROM_RGB[1][c] / _WHITE_D65[1] * _LINEAR_U8).astype(np.float32) for c in range(3)]
-_F_GRAY = np.where(_LINEAR_U8 * sum(_XYZ_FROM_RGB[1]) > _EPSILON,
-                   np.cbrt(np.maximum(_LINEAR_U8 * sum(_XYZ_FROM_RGB[1]), _EPSILON)),
-                   _KAPPA * _LINEAR_U8 * sum(_XYZ_FROM_RGB[1]) + 16 / 116)
-_GRAY_L_U8 = (116 * _F_GRAY - 16).astype(np.float32)
-# --- decoding.decoders' Lab -> sRGB constants
-_RGB_FROM_XYZ = np.linalg.inv(np.array(_XYZ_FROM_RGB, dtype=np.float64)).tolist()
-_HIGH_LINEAR = ((1 + 1e-4 + 0.055) / 1.055) ** 2.4   # linear light whose sRGB value is 1 + 1e-4
+# --- the constants and uint8 tables of colorclass.cie (the one home of the Lab maths)
+_WHITE_D65, _RGB_FROM_XYZ, _HIGH_LINEAR = cie.WHITE_D65, cie.RGB_FROM_XYZ, cie.HIGH_LINEAR
+_EPSILON, _KAPPA = cie.EPSILON, cie.KAPPA
+_Y_TABLES = cie.XYZ_TABLES[1]   # [c][v]: contribution of channel c at level v to Y / Yn
+_GRAY_L_U8 = cie.GRAY_L_U8
 
 
 class _Workspace(threading.local):
@@ -208,9 +199,9 @@ def _f_inverse(f: np.ndarray, out: np.ndarray) -> np.ndarray:
     """CIE f^-1 in float32 into ``out``: f ** 3 above the breakpoint, linear below (few pixels)."""
     np.multiply(f, f, out=out)
     out *= f
-    low = np.flatnonzero(f <= np.float32(0.2068966))
+    low = np.flatnonzero(f <= np.float32(cie.F_BREAK))
     if low.size:
-        out.flat[low] = (f.flat[low] - np.float32(16 / 116)) * np.float32(1 / 7.787)
+        out.flat[low] = (f.flat[low] - np.float32(16 / 116)) * np.float32(1 / cie.KAPPA)
     return out
 
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from colorclass.support import limits
 from colorclass.support.errors import ColorclassError
 
 
@@ -202,6 +203,11 @@ def summarize(model: nn.Module, *, size: int | tuple[int, int], batch: int,
     and (``measure=True``) the measured peak memory of one training step."""
     if batch < 1:
         raise ColorclassError(f"batch must be >= 1; got {batch}")
+    h, w = _size_hw(size)
+    limits.check_at_most("summary: size", max(h, w), limits.MAX_LONG_SIDE, "use a smaller size")
+    if h * w * batch > limits.MAX_BATCH_PIXELS:
+        raise ColorclassError(f"summary: {h} x {w} x {batch} = {h * w * batch:,} pixels a batch is over the limit "
+                              f"of {limits.MAX_BATCH_PIXELS:,}; use a smaller size or batch")
     device = next(model.parameters()).device if device is None else torch.device(device)
     prof = profile_model(model, size=size, batch=batch, device=device)
     name_w = max([len("layer")] + [len(layer.name) for layer in prof.layers])

@@ -16,6 +16,7 @@ to three channels.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -53,12 +54,14 @@ def shown(path: str | bytes | os.PathLike) -> str:
 
 def _open_image(path: Path) -> Image.Image:
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as e:
         raise UnreadableImage(path, "missing file" if isinstance(e, FileNotFoundError)
                               else "permission denied" if isinstance(e, PermissionError)
                               else "unreadable", str(e)) from None
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):   # a FIFO would block the read, a device never end
+        raise UnreadableImage(path, "not a regular file")
+    if st.st_size == 0:
         raise UnreadableImage(path, "empty file")
     try:
         with warnings.catch_warnings():   # between 1x and 2x the pixel limit Pillow only warns

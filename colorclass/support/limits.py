@@ -58,7 +58,8 @@ MAX_WIDTH = 1024                # model.width / --width: base number of filters
 MAX_KERNEL_SIZE = 31            # model.kernel_size, model.head_kernel, loss.lowpass
 MAX_DEPTH = 12                  # model.depth (deep_unet): stride-2 levels (2 ** 12 = 4096 = MAX_LONG_SIDE)
 MAX_BINS = 1024                 # Q: bins.k, fit-bins --k, summary --bins, bins.soft_neighbors
-MAX_GMM_K = 512                 # fit-bins --family gmm --k: a full-covariance EM over 200,000 pixels
+MAX_GMM_K = 256                 # fit-bins --family gmm --k (and bins.k): an EM step over 200,000 pixels costs
+                                # ~0.2 s a component on a CPU core, ~45 s at k = 256
 GMM_FIT_SECONDS = 600.0         # time budget of one GMM fit: the best fit so far is kept after it
 MIN_GRID_STEP = 5.0             # fit-bins --grid-step: step 5 gives 969 ab cells (<= MAX_BINS)
 MAX_SAMPLE_PIXELS = 20_000_000  # fit-bins --pixels-per-image / --max-pixels: 60 MB of pixels

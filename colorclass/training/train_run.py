@@ -216,7 +216,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
                     undo_failed_start(run_dir, before or set(), _START_RECORDS)
                 raise
             cleanup = False                       # training started: its files are a run (resumable)
-            summary = trainer.fit()
+            summary = _fit_or_explain(trainer, run_dir)
             if trainer.is_main_process:
                 build_run_report(run_dir)
                 if summary["stopped_by"] not in FINISHED_STOPS:
@@ -225,6 +225,22 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
         if cleanup and locked and before is None:  # the folder was ours: leave no empty folder behind
             remove_empty_run_dir(run_dir)
     return summary
+
+
+def _fit_or_explain(trainer, run_dir: Path) -> dict:
+    """``trainer.fit()``; a NaN/inf loss before the first checkpoint says so (the engine's
+    message promises a checkpoint to --resume from, which does not exist then)."""
+    from colorclass.engine.trainer import NonFiniteLossError
+
+    try:
+        return trainer.fit()
+    except NonFiniteLossError as e:
+        if (run_dir / "checkpoint.safetensors").is_file():
+            raise
+        first = (str(e).split(";")[0] or "the loss became NaN or inf").strip()
+        raise NonFiniteLossError(f"{first}; stopped before any checkpoint was written (no checkpoint.safetensors "
+                                 f"in {run_dir}, nothing to resume): lower optim.lr or set optim.grad_clip, then "
+                                 f"start again with --out {run_dir} --overwrite") from None
 
 
 def _remove_run_records(run_dir: Path, cfg: ExperimentConfig) -> None:
