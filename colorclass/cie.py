@@ -79,7 +79,7 @@ def lab_to_rgb(lab: np.ndarray, *, clip: bool = True) -> tuple[np.ndarray, np.nd
     lin = lab_to_linear(lab)
     out_of_gamut = ((lin < -1e-4) | (lin > HIGH_LINEAR)).any(-1)
     rgb = linear_to_srgb(np.maximum(lin, 0) if clip else lin)
-    return (np.clip(rgb, 0, 1) if clip else rgb), out_of_gamut
+    return np.asarray(np.clip(rgb, 0, 1) if clip else rgb), np.asarray(out_of_gamut)
 
 
 # ----------------------------------------------------------------------------- 8-bit tables

@@ -83,10 +83,10 @@ class FakePredictor:
 
 @pytest.fixture
 def fake(monkeypatch):
-    from colorclass.inference import predictor
+    from colorclass.inference import engines
 
     FakePredictor.on_colorize = None
-    monkeypatch.setattr(predictor.Predictor, "load", classmethod(lambda cls, *a, **k: FakePredictor()))
+    monkeypatch.setattr(engines, "load_predictor", lambda *a, **k: FakePredictor())
     yield FakePredictor
     FakePredictor.on_colorize = None
 
@@ -291,7 +291,7 @@ def test_extreme_photos_are_skipped_before_decoding(fake, tmp_path, capsys, monk
 _SLOW_WRITER = """
 import sys, time
 from PIL import Image
-from colorclass.inference import predictor
+from colorclass.inference import engines
 
 class Fake:
     regression = False
@@ -304,7 +304,7 @@ class Fake:
     def colorize(self, rgb):
         return rgb, 0
 
-predictor.Predictor.load = classmethod(lambda cls, *a, **k: Fake())
+engines.load_predictor = lambda *a, **k: Fake()
 real_save = Image.Image.save
 
 def slow_save(self, fp, *a, **k):       # the temporary file exists, then the job is slow

@@ -125,7 +125,8 @@ def _blob(driver) -> bytes:
         fetch(document.getElementById('download-link').href).then((r) => r.arrayBuffer()).then((b) => {
           let s = ''; const u = new Uint8Array(b);
           for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192));
-          done(btoa(s)); });""")
+          done(btoa(s)); }).catch((e) => done('ERROR ' + e));""")
+    assert not encoded.startswith("ERROR"), encoded
     return base64.b64decode(encoded)
 
 
@@ -197,7 +198,7 @@ def test_the_page_colours_suggests_takes_hints_and_downloads_what_colorize_write
         image = _download(browser, "download-image", "/api/download")
         # the built-in model takes no hints: `colorize` of the same photo and temperature
         written = colorize_paths([photo], tmp_path / "out", temperature=temperature, device="cpu")
-        assert image == written[0].read_bytes()
+        assert image == written[0].read_bytes(), browser.find_element("id", "command-line").text
         browser.find_element("id", "undo").click()
         _wait(browser, lambda d: len(d.find_elements("css selector", "#hint-list li")) == 1 and _idle(d))
         assert _error_line(browser) == ""

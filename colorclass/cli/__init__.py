@@ -29,6 +29,7 @@ from colorclass.cli.common import (
     os_error_line,
 )
 from colorclass.cli.data_commands import _add_data, _add_fit_bins, _add_rank
+from colorclass.cli.hint_commands import _add_suggest
 from colorclass.cli.model_commands import _add_export, _add_models
 from colorclass.cli.run_commands import _add_calibrate, _add_colorize, _add_evaluate, _add_report
 from colorclass.cli.serve_commands import _add_serve
@@ -50,6 +51,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = 
     "rank-colorful": (_add_rank, "rank a folder's photos by colourfulness"),
     "models": (_add_models, "list the built-in models: training data, held-out metrics, limits"),
     "export": (_add_export, "write a run's network, bins and decoding settings to one ONNX file"),
+    "suggest": (_add_suggest, "the likeliest distinct colours at one pixel of a photo (hex codes, swatch)"),
     "serve": (_add_serve, "a local web page: colour a photo, steer it with hints, download the result"),
 }
 

@@ -56,8 +56,15 @@ def add_verbosity_options(p: argparse.ArgumentParser) -> None:
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are a single line (no usage dump)."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)   # for the leading-dash hint of error()
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        dashed = [a for a in getattr(self, "_argv", []) if a.startswith("-") and a != "--" and Path(a).exists()]
+        hint = (f"; {dashed[0]!r} is a path starting with '-': put paths after --, e.g. "
+                f"{self.prog} [OPTIONS] -- {dashed[0]}") if dashed else ""
+        raise UsageError(f"{self.prog}: {message}{hint} (see --help)")
 
 
 def add_device_option(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:

@@ -16,6 +16,7 @@ from colorclass.cli.common import (
     non_negative_int,
     require_dir,
 )
+from colorclass.cli.hint_commands import hint_counts
 from colorclass.decoding.rules import DEFAULT_TEMPERATURE, MAX_TEMPERATURE, METHODS, MIN_TEMPERATURE
 
 
@@ -64,6 +65,11 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
                    help="auto (default): onnxruntime, without importing torch, for a .onnx --run and for a "
                         "built-in model when onnxruntime is installed (pip install 'colorclass[onnx]'), else "
                         "torch; torch: always torch (CUDA, hints); onnx: always onnxruntime")
+    p.add_argument("--hints", default=None, metavar="HINTS.json",
+                   help='hint points for ONE photo (hint-aware runs, or --method levin): a JSON list like '
+                        '[{"x": 10, "y": 20, "colour": "#c83c1e"}] in the photo\'s pixels; only the chroma is used')
+    p.add_argument("--method", default="network", choices=["network", "levin"],
+                   help="network (default), or levin: propagate the --hints alone (Levin et al. 2004; no model)")
     p.set_defaults(handler=_run_colorize)
 
 
@@ -80,10 +86,13 @@ def _run_colorize(a: argparse.Namespace) -> int:
     if a.overwrite and a.skip_existing:
         raise UsageError("colorize: --overwrite replaces existing outputs and --skip-existing keeps them; "
                          "pass only one")
+    from colorclass.cli.hint_commands import colorize_hints
+
+    hints, predictor = colorize_hints(a)
     source = a.run if a.run is not None else f"builtin:{a.model}" if a.model else None
     written = colorize_paths(a.inputs, a.out, source=source, method=a.decode, temperature=a.temperature,
                              size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite,
-                             skip_existing=a.skip_existing, engine=a.engine)
+                             skip_existing=a.skip_existing, engine=a.engine, hints=hints, predictor=predictor)
     return 0 if written else 1
 
 
@@ -101,6 +110,9 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", default=None, metavar="FILE.png",
                    help="also draw the first photos: gray | every method | truth")
     p.add_argument("--max-images", type=non_negative_int, default=0, help="0 = all")
+    p.add_argument("--hints", type=hint_counts, default=None, metavar="0,1,2,5,10",
+                   help="the hint curve (Zhang et al. 2017): AuC, rebalanced AuC and PSNR per number of simulated "
+                        "hints for the run, --compare runs, levin and --baselines; JSON key hint_curve")
     add_device_option(p)
     p.set_defaults(handler=_run_evaluate)
 
@@ -112,6 +124,13 @@ def _run_evaluate(a: argparse.Namespace) -> int:
     require_dir(a.run, "--run RUN_DIR")
     for other in a.compare:
         require_dir(other, "--compare RUN_DIR")
+    if a.hints is not None:
+        from colorclass.evaluation.hint_curve import evaluate_hint_curve
+
+        evaluate_hint_curve(a.run, a.data, a.hints, out=a.out, compare=a.compare, baselines=a.baselines,
+                            method=a.decode, temperature=a.temperature, max_images=a.max_images,
+                            device=a.device, markdown=a.markdown)
+        return 0
     evaluate_run(a.run, a.data, out=a.out, method=a.decode, temperature=a.temperature,
                  max_images=a.max_images, device=a.device, compare=a.compare, baselines=a.baselines,
                  markdown=a.markdown, grid=a.grid)

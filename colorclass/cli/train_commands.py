@@ -92,7 +92,7 @@ def _check_train_flags(a: argparse.Namespace) -> None:
 def _check_train_sizes(cfg) -> None:
     """Limits that join two config values: pixels of a batch, a GMM's k (before any work)."""
     limits.check_batch_pixels("train-classifier: data.crop_size x data.crop_size x train.batch_size",
-                              cfg.data.crop_size, cfg.train.batch_size)
+                              cfg.data.crop_size, cfg.train.batch_size, cfg.model.width)
     if cfg.bins.family == "gmm" and not cfg.bins.path:
         limits.check_at_most("train-classifier: bins.k for bins.family gmm", cfg.bins.k, limits.MAX_GMM_K,
                              "use fewer bins (e.g. bins.k=32) or bins.family kmeans")
@@ -150,7 +150,7 @@ def _run_summary(a: argparse.Namespace) -> int:
     for flag, value, limit in (("--size", a.size, limits.MAX_LONG_SIDE), ("--batch", a.batch, limits.MAX_BATCH_SIZE),
                                ("--bins", a.bins, limits.MAX_BINS), ("--width", a.width, limits.MAX_WIDTH)):
         limits.check_at_most(f"summary: {flag}", value, limit, "use a smaller value")
-    limits.check_batch_pixels("summary: --size x --size x --batch", a.size, a.batch)
+    limits.check_batch_pixels("summary: --size x --size x --batch", a.size, a.batch, a.width)
     model = build_model(a.model, out_channels=a.bins, width=a.width)
     print(summarize(model, size=a.size, batch=a.batch))
     return 0

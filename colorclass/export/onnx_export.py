@@ -20,6 +20,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 from colorclass.inference.onnx_engine import FORMAT_VERSION, META_PREFIX
 from colorclass.support.errors import ColorclassError
@@ -99,7 +100,7 @@ def export_onnx(source: str | Path, out_path: str | Path, *, opset: int = MIN_OP
     _check_exportable(predictor)
     model = predictor.model.eval()
     example = _example_input(model, torch)
-    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    kwargs: dict[str, Any] = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
             OUTPUT_NAME: {0: "batch", 2: "out_height", 3: "out_width"}}
     with atomic_path(out_path) as tmp:

@@ -198,8 +198,8 @@ def levin_colorize(lightness, hint_ab, hint_mask, *, max_side: int = DEFAULT_MAX
     rows, cols = _cells(mask, size)
     flat = rows * size[1] + cols
     count = np.bincount(flat, minlength=size[0] * size[1])
-    small_ab = np.stack([np.bincount(flat, c[mask], minlength=count.size) for c in hint_ab])
-    small_ab = (small_ab / np.maximum(count, 1)).reshape(2, *size)
+    sums = np.stack([np.bincount(flat, c[mask], minlength=count.size) for c in hint_ab])
+    small_ab = (sums / np.maximum(count, 1)).reshape(2, *size)
     ab = _upsample(solve_levin(_shrink(lightness, size), small_ab, count.reshape(size)), (h, w))
     ab[:, mask] = hint_ab[:, mask]
     return ab

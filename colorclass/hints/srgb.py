@@ -58,7 +58,7 @@ def lab_to_rgb01_unclipped(lab) -> np.ndarray:
 def in_gamut(rgb01_unclipped) -> np.ndarray:
     """(N, 3) unclipped sRGB -> (N,) bool: every channel within [0, 1] +- GAMUT_TOLERANCE."""
     rgb = np.asarray(rgb01_unclipped, dtype=np.float64).reshape(-1, 3)
-    return ((rgb >= -GAMUT_TOLERANCE) & (rgb <= 1 + GAMUT_TOLERANCE)).all(1)
+    return np.asarray(((rgb >= -GAMUT_TOLERANCE) & (rgb <= 1 + GAMUT_TOLERANCE)).all(1))
 
 
 def rgb01_to_u8(rgb01) -> np.ndarray:

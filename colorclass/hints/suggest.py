@@ -110,7 +110,8 @@ def find_modes(probs: np.ndarray, neighbours: list[np.ndarray]) -> tuple[np.ndar
 
 def _suggestion(ab: np.ndarray, probability: float, lightness: float) -> Suggestion:
     rgb = lab_to_rgb01_unclipped(np.array([[lightness, ab[0], ab[1]]]))
-    u8 = tuple(int(v) for v in rgb01_to_u8(rgb)[0])
+    r, g, b = (int(v) for v in rgb01_to_u8(rgb)[0])
+    u8 = (r, g, b)
     return Suggestion(ab=(float(ab[0]), float(ab[1])), probability=float(probability), rgb_u8=u8,
                       hex=rgb_u8_to_hex(u8), in_gamut=bool(in_gamut(rgb)[0]))
 

@@ -57,6 +57,8 @@ def _header_limit(f: Path) -> str | None:
 
     from colorclass.support.limits import photo_limit
 
+    if not f.is_file():   # a FIFO would block Image.open; the reader reports "not a regular file"
+        return None
     try:
         with Image.open(f) as im:
             width, height = im.size
@@ -156,7 +158,7 @@ def _unique_names(files: list[Path], base: list[Path]) -> tuple[list[Path], list
         chosen[i] = dst
         used.add(_key(dst))
         renamed.append((files[i], dst))
-    return chosen, renamed
+    return [c for c in chosen if c is not None], renamed   # every slot was filled above
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -206,7 +208,7 @@ def plan_outputs(files: list[Path], root: Path | list[Path], out_dir: Path, *, f
     return planned
 
 
-def _colorize_one(f: Path, predictor):
+def _colorize_one(f: Path, predictor, hints=None):
     """(colour photo uint8, clipped pixels) or raise UnreadableImage / an out-of-memory error."""
     from colorclass.photos import load_rgb
     from colorclass.support.errors import GamutWarning
@@ -214,13 +216,13 @@ def _colorize_one(f: Path, predictor):
     rgb = load_rgb(f)
     with warnings.catch_warnings():  # clipping is counted and reported once, by the caller
         warnings.simplefilter("ignore", GamutWarning)
-        return predictor.colorize(rgb)
+        return predictor.colorize(rgb, hints=hints) if hints is not None else predictor.colorize(rgb)
 
 
 def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str | Path | None = None,
                    method: str | None = None, temperature: float | None = None, size: int | None = None,
                    device: str = "auto", fmt: str = "auto", overwrite: bool = False,
-                   skip_existing: bool = False, engine: str = "auto") -> list[Path]:
+                   skip_existing: bool = False, engine: str = "auto", hints=None, predictor=None) -> list[Path]:
     """Colourise photo files and every photo of folders into ``out_dir``, keeping sub-folder paths.
 
     ``source``: a run folder, ``builtin:NAME`` or a ``.onnx`` file (None: the default built-in
@@ -231,7 +233,9 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
     skipped and counted; the job never stops on one bad photo. Existing outputs: refused before
     any work, replaced with ``overwrite``, skipped and counted with ``skip_existing`` (to continue
     an interrupted job); an output that appears while the job runs is never replaced (skipped,
-    counted). Returns the written paths.
+    counted). ``hints``: hint points (``hints.points.Hint``) given to every photo (the CLI allows
+    one photo with them); ``predictor``: use this one (e.g. a ``LevinPredictor``) instead of loading
+    ``source``. Returns the written paths.
     """
     from colorclass.inference.engines import load_predictor
     from colorclass.photos import SkipReport, UnreadableImage
@@ -250,8 +254,9 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
                             "or folders of photos (.jpg, .png, ...)")
     files, roots = [f for f, _ in pairs], [r for _, r in pairs]
     planned = plan_outputs(files, roots, out_dir, fmt=fmt, overwrite=overwrite, skip_existing=skip_existing)
-    predictor = load_predictor(source, engine=engine, method=method, temperature=temperature, size=size,
-                               device=device)
+    if predictor is None:
+        predictor = load_predictor(source, engine=engine, method=method, temperature=temperature, size=size,
+                                   device=device, needs_torch=hints is not None)
     log.info("%s", predictor.describe())
     written, clipped = [], 0
     for f, dst in tqdm(list(zip(files, planned)), desc="colorize", unit="img", disable=len(files) < 2):
@@ -259,7 +264,7 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
             skipped.add(f, ALREADY_EXISTS)
             continue
         try:
-            img, n = _colorize_one(f, predictor)
+            img, n = _colorize_one(f, predictor, hints)
         except UnreadableImage as e:
             skipped.add(f, e.reason)
             continue

@@ -62,12 +62,13 @@ def lightness_u8(rgb_u8: np.ndarray, *, threads: int | None = None) -> np.ndarra
     everywhere, take one lookup per pixel), as ``colorclass.color.rgb_u8_to_lightness``."""
     if rgb_u8.ndim != 3 or rgb_u8.shape[2] != 3 or rgb_u8.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 photo, got {rgb_u8.dtype} {rgb_u8.shape}")
-    out = np.empty(rgb_u8.shape[:2], np.float32)
+    height, width = int(rgb_u8.shape[0]), int(rgb_u8.shape[1])
+    out: np.ndarray = np.empty((height, width), np.float32)
 
     def is_gray(rows: slice) -> bool:
         return bool(np.array_equal(rgb_u8[rows, :, 0], rgb_u8[rows, :, 1])
                     and np.array_equal(rgb_u8[rows, :, 1], rgb_u8[rows, :, 2]))
-    gray = all(_map_strips(is_gray, out.shape[0], threads))
+    gray = all(_map_strips(is_gray, height, threads))
     ws = _Workspace()
 
     def strip(rows: slice) -> None:
@@ -91,7 +92,7 @@ def lightness_u8(rgb_u8: np.ndarray, *, threads: int | None = None) -> np.ndarra
         t *= np.float32(116)
         np.subtract(t, np.float32(16), out=o)
 
-    _map_strips(strip, out.shape[0], threads)
+    _map_strips(strip, height, threads)
     return out
 
 
@@ -144,7 +145,8 @@ def pad_to_multiple(x: np.ndarray, multiple: int) -> np.ndarray:
     if not (pad_h or pad_w):
         return x
     mode = "reflect" if pad_h < h and pad_w < w else "edge"
-    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, pad_h), (0, pad_w)], mode=mode)
+    widths = [(0, 0)] * (x.ndim - 2) + [(0, pad_h), (0, pad_w)]
+    return np.pad(x, widths, mode="reflect") if mode == "reflect" else np.pad(x, widths, mode="edge")
 
 
 def decode_ab(logits: np.ndarray, centers_ab: np.ndarray, method: str, temperature: float) -> np.ndarray:

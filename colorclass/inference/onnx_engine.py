@@ -161,7 +161,7 @@ class OnnxPredictor:
         """Photo (H, W, 3) uint8 -> (full-resolution Lab L (H, W) float32 in [0, 100], logits
         (1, Q, ceil(h / s), ceil(w / s)) float32 at the network grid of ``settings.size``)."""
         lightness = steps.lightness_u8(rgb_u8)
-        h, w = network_grid(*lightness.shape, self.settings.size)
+        h, w = network_grid(lightness.shape[0], lightness.shape[1], self.settings.size)
         small = steps.resize_antialiased(lightness, h, w)
         return lightness, self.logits((small / np.float32(50) - np.float32(1))[None, None])  # lab_to_l_input
 

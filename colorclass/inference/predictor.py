@@ -8,6 +8,11 @@
 colorize, evaluate, calibrate, the demo, the reports, the activation pictures and the training
 sample grids and validation all go through a Predictor, so they see the same colours for the
 same photo and settings. ``Predictor.for_model`` wraps a network that is still training.
+``Predictor.distribution_at`` gives the distribution (Q,) at one pixel (``colorclass suggest``).
+
+``LevinPredictor`` has the same ``colorize(rgb_u8 (H, W, 3) uint8, hints=) -> ((H, W, 3) uint8,
+clipped)`` but no network: the hint points are propagated by Levin et al. 2004
+(``hints.levin``), for ``colorize --method levin`` and as the baseline of the hint curve.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
     from colorclass.inference.network import Prediction
     from colorclass.runs.loading import Run
 
-__all__ = ["Predictor", "resolve_source", "BUILTIN_PREFIX"]
+__all__ = ["Predictor", "LevinPredictor", "resolve_source", "BUILTIN_PREFIX"]
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -163,12 +168,29 @@ class Predictor:
         return predict_logits(self.model, lightness_of(rgb_u8.to(self.device)), size=self.settings.size,
                               stride=self.stride, planes=planes)
 
+    def distribution_at(self, rgb_u8: np.ndarray, x: int, y: int, *,
+                        hints: Sequence[Hint] | None = None) -> tuple[np.ndarray, float]:
+        """The predicted distribution at photo pixel (x, y) of one photo (H, W, 3) uint8 (given
+        ``hints`` for a hint-aware network): (probs (Q,) float64 summing to 1 -- the network grid
+        cell holding the pixel --, the pixel's own Lab L in [0, 100])."""
+        height, width = rgb_u8.shape[:2]
+        for key, value, n, side in (("x", x, width, "width"), ("y", y, height, "height")):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+                raise UsageError(f"--at {key}={value!r} is outside the photo ({side} {n}); "
+                                 f"give {key} in 0..{n - 1}")
+        prediction = self.predict(self.photo(rgb_u8), hints=hints)
+        probs = self.probabilities(prediction)[0]
+        rows, cols = probs.shape[-2:]
+        row, col = min(int((y + 0.5) * rows / height), rows - 1), min(int((x + 0.5) * cols / width), cols - 1)
+        return probs[:, row, col].double().cpu().numpy(), float(prediction.l_full[0, 0, y, x])
+
     def probabilities(self, prediction: Prediction) -> Tensor:
         """The predicted distribution softmax(logits): (B, Q, h, w) float32, sums to 1 over Q."""
         import torch
 
         if self.regression:
-            raise ValueError("a regression run predicts ab directly; it has no distribution over bins")
+            raise UsageError(f"{self.name or 'this run'} is a regression run: it predicts ab directly and has no "
+                             "distribution over bins; use a classification run")
         return torch.softmax(prediction.output.float(), dim=1)
 
     def ab(self, prediction: Prediction) -> Tensor:
@@ -202,3 +224,40 @@ class Predictor:
         hint points -> (colour photo (H, W, 3) uint8 at the photo's own size, clipped pixels)."""
         rgb, n_clipped, _ = self.colorize_tensor(self.photo(rgb_u8), as_uint8=True, hints=hints)
         return rgb[0].cpu().numpy(), n_clipped
+
+
+class _LevinSettings:
+    """What ``colorize_files`` and ``evaluate`` read of a Predictor's settings."""
+
+    method, temperature, size, sources = "levin", None, None, {}
+
+    def describe(self, *, regression: bool = False) -> str:
+        return "Levin et al. 2004 propagation of the hints (no network)"
+
+
+class LevinPredictor:
+    """Hint propagation without a network, behind the Predictor's ``colorize`` (``hints.levin``).
+    Without hints the answer is gray. ``max_side``: the solve's bounded size (long side)."""
+
+    regression, run, bins, hint_aware = False, None, None, True
+
+    def __init__(self, *, max_side: int | None = None) -> None:
+        from colorclass.hints.levin import DEFAULT_MAX_SIDE
+
+        self.max_side, self.settings, self.name = int(max_side or DEFAULT_MAX_SIDE), _LevinSettings(), "levin"
+
+    def describe(self) -> str:
+        return f"levin: {self.settings.describe()}"
+
+    def colorize(self, rgb_u8: np.ndarray, *, hints: Sequence[Hint] | None = None) -> tuple[np.ndarray, int]:
+        """One photo (H, W, 3) uint8 and hint points -> (colour photo (H, W, 3) uint8, clipped pixels)."""
+        import numpy as np
+
+        from colorclass.cie import lab_to_rgb
+        from colorclass.color import rgb_u8_to_lab_np
+        from colorclass.hints.levin import levin_colorize_points
+
+        lightness = rgb_u8_to_lab_np(rgb_u8)[..., 0]
+        ab = levin_colorize_points(lightness, list(hints or ()), max_side=self.max_side)
+        rgb, out_of_gamut = lab_to_rgb(np.concatenate([lightness[..., None], ab.transpose(1, 2, 0)], axis=-1))
+        return (rgb * 255).round().astype(np.uint8), int(out_of_gamut.sum())

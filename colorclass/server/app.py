@@ -44,7 +44,7 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-                               "connect-src 'self'; frame-ancestors 'none'",
+                               "connect-src 'self' blob:; frame-ancestors 'none'",
 }
 
 

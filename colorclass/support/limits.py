@@ -37,7 +37,7 @@ from colorclass.support.errors import UsageError
 
 __all__ = ["MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "MIN_NETWORK_SIDE", "MAX_PHOTO_PIXELS", "MAX_ASPECT",
            "capped_size", "photo_limit", "MAX_CROP_SIZE", "MAX_RESIZE", "MAX_BATCH_SIZE", "MAX_BATCH_PIXELS",
-           "MAX_WIDTH", "MAX_KERNEL_SIZE", "MAX_DEPTH", "MAX_BINS", "MAX_GMM_K", "GMM_FIT_SECONDS",
+           "MAX_WIDTH", "MAX_LAYER_VALUES", "MAX_KERNEL_SIZE", "MAX_DEPTH", "MAX_BINS", "MAX_GMM_K", "GMM_FIT_SECONDS",
            "MIN_GRID_STEP", "MAX_SAMPLE_PIXELS", "MAX_REPEAT", "MAX_WORKERS", "MAX_RECORD_BYTES",
            "MAX_LOG_BYTES", "MAX_CSV_FIELD", "MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "CONFIG_BOUNDS",
            "check_at_most", "check_batch_pixels"]
@@ -55,6 +55,7 @@ MAX_BATCH_SIZE = 4096           # train.batch_size / --batch-size, summary --bat
 MAX_BATCH_PIXELS = 1 << 24      # side * side * batch (training crops, summary): 16.8 Mpx, e.g. 16 x 1024^2;
                                 # the first layer of a width-32 network alone holds 2 GB of activations there
 MAX_WIDTH = 1024                # model.width / --width: base number of filters
+MAX_LAYER_VALUES = 1 << 30      # side * side * batch * width: one layer's float32 activations, 4 GB
 MAX_KERNEL_SIZE = 31            # model.kernel_size, model.head_kernel, loss.lowpass
 MAX_DEPTH = 12                  # model.depth (deep_unet): stride-2 levels (2 ** 12 = 4096 = MAX_LONG_SIDE)
 MAX_BINS = 1024                 # Q: bins.k, fit-bins --k, summary --bins, bins.soft_neighbors
@@ -89,12 +90,16 @@ def check_at_most(what: str, value: float, limit: float, fix: str = "") -> None:
         raise UsageError(f"{what} {value:g} is over the limit of {limit:g}" + (f"; {fix}" if fix else ""))
 
 
-def check_batch_pixels(what: str, side: int, batch: int) -> None:
-    """UsageError when ``side`` x ``side`` x ``batch`` exceeds MAX_BATCH_PIXELS (what: the
-    flags, e.g. "--crop-size x --batch-size")."""
+def check_batch_pixels(what: str, side: int, batch: int, width: int | None = None) -> None:
+    """UsageError when ``side`` x ``side`` x ``batch`` exceeds MAX_BATCH_PIXELS, or, given the
+    network's ``width``, when one layer's activations (x ``width``) exceed MAX_LAYER_VALUES
+    (what: the flags, e.g. "--crop-size x --crop-size x --batch-size")."""
     if side * side * batch > MAX_BATCH_PIXELS:
         raise UsageError(f"{what}: {side} x {side} x {batch} = {side * side * batch:,} pixels a batch is over the "
                          f"limit of {MAX_BATCH_PIXELS:,}; use a smaller size or batch")
+    if width is not None and side * side * batch * width > MAX_LAYER_VALUES:
+        raise UsageError(f"{what} x width: {side} x {side} x {batch} x {width} values in one layer are over the "
+                         f"limit of {MAX_LAYER_VALUES:,} (4 GB); use a smaller size, batch or width")
 
 
 def capped_size(height: int, width: int, size: int | None) -> int | None:

@@ -100,7 +100,7 @@ async function loadExample(name) {
 }
 
 function newPhoto(reply) {
-  state.photo = reply;
+  state.photo = { ...reply, id: reply.photo };
   state.hints = [];
   state.history = [];
   state.point = null;
@@ -315,7 +315,7 @@ function wire() {
   document.addEventListener("drop", (e) => { e.preventDefault(); upload(e.dataTransfer.files[0]); });
   $("method").addEventListener("change", (e) => { state.method = e.target.value; updateControls(); recolour(); });
   $("temperature").addEventListener("input", (e) => {
-    state.temperature = Number(e.target.value);
+    state.temperature = Math.round(Number(e.target.value) * 1000) / 1000;   // as shown and as `--temperature`
     $("temperature-value").textContent = state.temperature.toFixed(2);
     recolour();
   });
