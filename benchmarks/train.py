@@ -45,7 +45,7 @@ class PlainUNet(nn.Module):
 def _body_before(self, x):
     """``ClassicCNN.body`` before issue 18 item 3: the 1-channel input skip is concatenated as it
     comes (NCHW), so the concatenation and the final convolution's input become NCHW and are
-    copied to channels-last in forward and again in backward."""
+    copied to channels-last in forward and again in backward (see ``like_layout``)."""
     d1 = self.down1(x)
     d2 = self.down2(d1)
     u1 = self.up1(torch.cat([self.middle(d2), d2], dim=1))
@@ -55,8 +55,13 @@ def _body_before(self, x):
 
 
 def as_before(model: nn.Module) -> nn.Module:
-    """``model`` (a U-Net) running the forward it had before issue 18 item 3 (same weights)."""
+    """``model`` (a U-Net) computing as before issue 18 item 3: the forward above and plain
+    ``nn.Upsample`` (whose backward copies the strided gradient slice it gets from the
+    concatenation, see ``NearestUp2``). Same weights, outputs and gradients, bit for bit."""
     model.body = types.MethodType(_body_before, model)
+    for block in (model.up1, model.up2):
+        if isinstance(block[-1], nn.Upsample):
+            block[-1] = nn.Upsample(scale_factor=2)
     return model
 
 

@@ -164,7 +164,7 @@ def _run_em(gmm, x: np.ndarray, *, max_iter: int, max_seconds: float | None, pro
             gmm.fit(x)
             n += 1
             bar.update(1)
-            converged = abs(gmm.lower_bound_ - previous) < gmm.tol
+            converged = bool(abs(gmm.lower_bound_ - previous) < gmm.tol)
             previous = gmm.lower_bound_
             if converged or (max_seconds is not None and time.monotonic() - start > max_seconds):
                 break

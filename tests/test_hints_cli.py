@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_hints_training import COLOURS, train_two_colour_model, two_colour_bins
 
 import quantize
 from colorclass.builtin import builtin_run_dir
-from colorclass.cli import fit_bins_main, main
+from colorclass.cli import main
 from colorclass.color import lab_to_rgb, rgb_u8_to_lab_np
 from colorclass.inference.predictor import Predictor
 
 GENERAL_BINS = Path(__file__).resolve().parents[1] / "colorclass" / "builtin" / "general" / "bins.npz"
-COLOURS = ((50.0, 30.0), (-40.0, 40.0))   # same lightness: only a hint tells them apart
 
 
 def lab_photo(lightness: np.ndarray, ab: tuple[float, float], seed: int = 0) -> np.ndarray:
@@ -45,18 +45,32 @@ def chroma(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def hint_run(tmp_path_factory) -> Path:
-    """A hint-aware tiny run trained on whole-photo colours that only a hint can tell apart."""
-    root = tmp_path_factory.mktemp("hint_run")
-    for i in range(48):
-        save(lab_photo(np.full((16, 16), 55.0), COLOURS[i % 2], seed=i), root / "train" / f"p{i:02d}.png")
-    bins = root / "bins.npz"
-    assert fit_bins_main([str(root / "train"), "-o", str(bins), "--k", "6", "--seed", "1"]) == 0
-    run = root / "run"
-    assert main(["train", "--bins", str(bins), "--data", str(root / "train"), "--val-fraction", "0.1",
-                 "--width", "8", "--loss", "ce", "--epochs", "30", "--batch-size", "8", "--crop-size", "16",
-                 "--lr", "0.003", "--out", str(run), "--set", "model.hints=true",
-                 "--set", "model.hint_zero_fraction=0.2", "--set", "train.sample_every=0"]) == 0
+    """A hint-aware tiny run folder: a U-Net trained on whole-photo colours that only a hint can
+    tell apart (tests/test_hints_training.py), written as config.toml + bins.npz + model.safetensors."""
+    from safetensors.torch import save_file
+
+    from colorclass.runs.experiment import config_to_toml, load_config
+
+    run = tmp_path_factory.mktemp("hint_run")
+    bins = two_colour_bins()
+    model = train_two_colour_model(bins, steps=150)
+    bins.save(run / "bins.npz")
+    cfg = load_config(None, [f"out={run}", "model.hints=true", "model.width=8", "loss.name=ce",
+                             "bins.family=grid", f"bins.k={bins.n_bins}", "decode.method=mean"])
+    (run / "config.toml").write_text(config_to_toml(cfg))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(run / "model.safetensors"))
     return run
+
+
+def test_train_with_model_hints_makes_a_hint_aware_run(tmp_path):
+    for i in range(4):
+        save(lab_photo(np.full((16, 16), 55.0), COLOURS[i % 2], seed=i), tmp_path / "train" / f"p{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train"), "--val-fraction", "0.25", "--width", "4",
+                 "--epochs", "1", "--batch-size", "2", "--crop-size", "16", "--out", str(run),
+                 "--set", "model.hints=true", "--set", "bins.k=4"]) == 0
+    assert "hints = true" in (run / "config.toml").read_text()
+    assert Predictor.load(run, device="cpu").hint_aware
 
 
 def test_colorize_with_hints_follows_the_hint_with_a_hint_aware_run(hint_run, tmp_path):
@@ -127,7 +141,7 @@ class Bimodal(torch.nn.Module):
 def test_suggest_gives_the_modes_of_the_distribution(tmp_path, capsys, monkeypatch):
     bins = quantize.load_bins(GENERAL_BINS)
     centers = bins.centers_ab
-    first, second = (int(np.argmin(np.linalg.norm(centers - np.array(c), axis=1))) for c in ((40, 30), (-30, -40)))
+    first, second = (int(np.argmin(np.linalg.norm(centers - np.array(c), axis=1))) for c in ((40, 30), (-30, 30)))
     probs = np.full(bins.n_bins, 1e-6)
     probs[first], probs[second] = 0.6, 0.4
     fake = Predictor.for_model(Bimodal(probs / probs.sum()), bins)

@@ -73,21 +73,25 @@ def two_colour_bins():
     return bins.fit(rgb.permute(0, 2, 3, 1).reshape(-1, 3).numpy())
 
 
-def test_a_hint_aware_unet_learns_to_follow_a_hint():
-    bins = two_colour_bins()
-    torch.manual_seed(0)
-    model = build_model("unet", out_channels=bins.n_bins, width=8, in_channels=4)
-    task = ColorizationTask(bins, hints=True, hint_seed=0, hint_zero_fraction=0.2)
+def train_two_colour_model(bins, *, steps: int = 150, width: int = 8, seed: int = 0) -> torch.nn.Module:
+    """A hint-aware U-Net trained ``steps`` Adam steps (batches of 8) on the two-colour problem (eval mode)."""
+    torch.manual_seed(seed)
+    model = build_model("unet", out_channels=bins.n_bins, width=width, in_channels=4)
+    task = ColorizationTask(bins, hints=True, hint_seed=seed, hint_zero_fraction=0.2)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for step in range(150):
+    for step in range(steps):
         rgb, _ = two_colour_batch(8, seed=100 + step)
         loss, _ = task.training_loss(model, {"rgb": rgb})
         opt.zero_grad()
         loss.backward()
         opt.step()
-    model.eval()
-    predictor = Predictor.for_model(model, bins, method="mean")
+    return model.eval()
+
+
+def test_a_hint_aware_unet_learns_to_follow_a_hint():
+    bins = two_colour_bins()
+    predictor = Predictor.for_model(train_two_colour_model(bins), bins, method="mean")
     rgb, _ = two_colour_batch(16, seed=9)
     true_ab = rgb_to_lab(rgb.float() / 255)[:, 1:]
     err_hint, err_none = [], []

@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorclass.cli import main
 from colorclass.hints.points import parse_hints
 from colorclass.inference.colorize_files import colorize_paths
 from colorclass.inference.predictor import Predictor
 from colorclass.models import build_model
-from colorclass.photos import load_rgb
-from colorclass.photos.write import save_image
 from colorclass.server import make_server
 from colorclass.server.sessions import Store
 from colorclass.server.uploads import MAX_UPLOAD_BYTES
@@ -129,10 +128,16 @@ def test_upload_recolour_suggest_and_download_equal_colorize(server, builtin, tm
     assert hints_status == 200 and parse_hints(hints_text, width=160, height=120)[1].size == 3
     for method, temperature in (("annealed", 0.45), ("mode", None)):
         status, data = tab.post("/api/download", {**request, "method": method, "temperature": temperature})
-        out = tmp_path / f"out_{method}"
-        # the built-in model is not hint-aware: colorize of the same settings (hints refused there)
-        written = colorize_paths([photo_file], out, method=method, temperature=temperature, device="cpu")
+        # the built-in model is not hint-aware: the page colours without the hints, as colorize (torch) does
+        written = colorize_paths([photo_file], tmp_path / f"out_{method}", method=method, temperature=temperature,
+                                 device="cpu", engine="torch")
         assert status == 200 and data == written[0].read_bytes() and written[0].suffix == ".jpg"
+    # without hints: the very command `colorize PHOTO --hints HINTS.json --decode M --temperature T`
+    no_hints = {**request, "hints": []}
+    (tmp_path / "street_hints.json").write_bytes(tab.post("/api/hints", no_hints)[1])
+    assert main(["colorize", str(photo_file), "--hints", str(tmp_path / "street_hints.json"), "--decode",
+                 "annealed", "--temperature", "0.45", "-o", str(tmp_path / "cli"), "--device", "cpu"]) == 0
+    assert tab.post("/api/download", no_hints)[1] == (tmp_path / "cli" / "street.jpg").read_bytes()
 
 
 def test_a_temperature_change_only_decodes_again(server, builtin, tmp_path):
@@ -140,13 +145,19 @@ def test_a_temperature_change_only_decodes_again(server, builtin, tmp_path):
     photo = tab.json("/api/example", {"name": "chelsea"})["photo"]
     calls = []
     hook = builtin.model.register_forward_hook(lambda *_: calls.append(1))
+    statuses = []
     try:
-        for t in (0.2, 0.3, 0.6):
-            tab.json("/api/colour", {"photo": photo, "temperature": t})
+        threads = [threading.Thread(target=lambda t=t: statuses.append(
+            tab.post("/api/colour", {"photo": photo, "temperature": t})[0])) for t in (0.2, 0.3, 0.6, 0.7)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         tab.json("/api/suggest", {"photo": photo, "x": 3, "y": 4})
+        tab.json("/api/colour", {"photo": photo, "temperature": 0.25, "hints": HINTS})   # ignored hints: cached
     finally:
         hook.remove()
-    assert len(calls) == 1
+    assert statuses == [200] * 4 and len(calls) == 1   # concurrent requests: the network ran once
 
 
 def test_hints_recolour_a_hint_aware_model_and_the_download_equals_colorize_with_hints(hint_server, tmp_path):
@@ -159,10 +170,10 @@ def test_hints_recolour_a_hint_aware_model_and_the_download_equals_colorize_with
     assert hinted["note"] is None and hinted["image"] != plain["image"]
     status, data = tab.post("/api/download", {"photo": photo, "hints": HINTS, "method": "mean"})
     hints = parse_hints(tab.post("/api/hints", {"photo": photo, "hints": HINTS})[1], width=128, height=96)
-    # what `colorize --hints hints.json --decode mean` does: read, Predictor.colorize(hints), save_image
+    # `colorize --hints hints.json --decode mean` with this model (not a run folder: given as predictor)
     predictor = hint_server.colourist.predictor.with_settings(method="mean")
-    expected, _ = predictor.colorize(load_rgb(tmp_path / "p.png"), hints=hints)
-    assert status == 200 and data == save_image(expected, tmp_path / "expected.png").read_bytes()
+    written = colorize_paths([tmp_path / "p.png"], tmp_path / "out", hints=hints, predictor=predictor)
+    assert status == 200 and data == written[0].read_bytes()
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -84,6 +84,55 @@ def test_channels_last_training_step_matches_nchw():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+def _as_before(model: nn.Module) -> nn.Module:
+    """The U-Net as it computed before: plain cat of the NCHW input skip, plain nn.Upsample."""
+    def body(x):
+        d1 = model.down1(x)
+        d2 = model.down2(d1)
+        u1 = model.up1(torch.cat([model.middle(d2), d2], dim=1))
+        u2 = model.up2(torch.cat([u1, d1], dim=1))
+        return model.final(torch.cat([u2, x], dim=1))
+    model.body = body
+    for block in (model.up1, model.up2):
+        block[-1] = nn.Upsample(scale_factor=2)
+    return model
+
+
+@pytest.mark.parametrize("layout", [CL, torch.contiguous_format])
+def test_unet_training_step_is_bit_identical_to_before(layout):
+    """The faster skip layout and upsampling backward change no value: same logits and
+    gradients, bit for bit, so runs stay reproducible across the change."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(4, 1, 32, 32, generator=gen) * 2 - 1
+    labels = torch.randint(0, 6, (4, 32, 32), generator=gen)
+    new = build_model("unet", out_channels=6, width=8, seed=0).to(memory_format=layout)
+    old = _as_before(copy.deepcopy(new))
+    results = []
+    for model in (new, old):
+        logits = model(x)
+        F.cross_entropy(logits, labels).backward()
+        results.append((logits.detach(), [p.grad for p in model.parameters()]))
+    assert torch.equal(results[0][0], results[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_nearest_up2_gradient_equals_nn_upsample_for_strided_and_contiguous_gradients():
+    from colorclass.models.common import NearestUp2
+
+    x = torch.randn(2, 8, 5, 6).contiguous(memory_format=CL).requires_grad_()
+    big = torch.randn(2, 16, 10, 12).contiguous(memory_format=CL)
+    for grad in (big[:, :8], big[:, 8:].contiguous(), big[:, :8].contiguous(memory_format=CL)):
+        grads = []
+        for up in (NearestUp2(), nn.Upsample(scale_factor=2)):
+            x.grad = None
+            y = up(x)
+            y.backward(grad)
+            grads.append(x.grad.clone())
+        assert torch.equal(y, F.interpolate(x, scale_factor=2.0)) and torch.equal(*grads)
+    with torch.no_grad():
+        assert torch.equal(NearestUp2()(x), F.interpolate(x, scale_factor=2.0))
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_fold_batchnorm_gives_the_same_eval_outputs(name):
     model = _with_statistics(build_model(name, out_channels=9, width=8, seed=0, **_options(name)))

@@ -60,6 +60,11 @@ class Parser(argparse.ArgumentParser):
         self._argv = list(sys.argv[1:] if args is None else args)   # for the leading-dash hint of error()
         return super().parse_known_args(args, namespace)
 
+    def _get_values(self, action, arg_strings):  # type: ignore[override]
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:   # --k=--: argparse
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, got '--'")  # gives []
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         dashed = [a for a in getattr(self, "_argv", []) if a.startswith("-") and a != "--" and Path(a).exists()]
         hint = (f"; {dashed[0]!r} is a path starting with '-': put paths after --, e.g. "

@@ -10,6 +10,7 @@ import sys
 from colorclass.cli.common import UsageError, positive_float, positive_int, require_dir
 from colorclass.runs.experiment import BIN_FAMILIES, BIN_SPACES
 from colorclass.support import limits
+from colorclass.support.errors import ColorclassError
 from colorclass.support.files import check_output_file
 
 
@@ -56,7 +57,12 @@ def _run_fit_bins(a: argparse.Namespace) -> int:
         kwargs["max_pixels"] = a.max_pixels
     require_dir(a.input_dir, "INPUT_DIR")
     check_output_file(a.out, "-o")
-    bins = fit_bins_from_folder(a.input_dir, a.out, **kwargs)
+    try:
+        bins = fit_bins_from_folder(a.input_dir, a.out, **kwargs)
+    except ColorclassError:
+        raise
+    except ValueError as e:   # quantize's one-line errors: an option or a sample that cannot work
+        raise UsageError(f"fit-bins: {(str(e).splitlines() or [''])[0]}") from None
     print(quantize.format_summary(bins, bins.meta))
     data = bins.meta.get("data", {})
     if data.get("n_skipped"):

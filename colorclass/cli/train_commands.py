@@ -144,6 +144,7 @@ def _add_summary(p: argparse.ArgumentParser) -> None:
 
 def _run_summary(a: argparse.Namespace) -> int:
     from colorclass.models import MODELS, build_model, summarize
+    from colorclass.models.common import InputSizeError
 
     if a.model not in MODELS:
         raise UsageError(f"summary: unknown model {a.model!r}; choose one of {', '.join(sorted(MODELS))}")
@@ -152,5 +153,9 @@ def _run_summary(a: argparse.Namespace) -> int:
         limits.check_at_most(f"summary: {flag}", value, limit, "use a smaller value")
     limits.check_batch_pixels("summary: --size x --size x --batch", a.size, a.batch, a.width)
     model = build_model(a.model, out_channels=a.bins, width=a.width)
-    print(summarize(model, size=a.size, batch=a.batch))
+    try:
+        text = summarize(model, size=a.size, batch=a.batch)
+    except InputSizeError as e:   # e.g. a U-Net at --size 1: the nearest valid size is in the message
+        raise UsageError(f"summary: --size {a.size}: {e}") from None
+    print(text)
     return 0

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from colorclass.models.common import ColorNet, check_in_channels, like_layout
+from colorclass.models.common import ColorNet, NearestUp2, check_in_channels, like_layout
 
 
 def _block(c_in: int, c_out: int, k: int, resample: nn.Module | None) -> nn.Sequential:
@@ -63,8 +63,8 @@ class ClassicCNN(ColorNet):
         self.down1 = _block(in_channels, w, k, nn.MaxPool2d(2))
         self.down2 = _block(w, 2 * w, k, nn.MaxPool2d(2))
         self.middle = _block(2 * w, 2 * w, k, None)
-        self.up1 = _block(2 * w * extra, w, k, nn.Upsample(scale_factor=2))
-        self.up2 = _block(w * extra, head, k, nn.Upsample(scale_factor=2) if output_stride == 1 else None)
+        self.up1 = _block(2 * w * extra, w, k, NearestUp2())
+        self.up2 = _block(w * extra, head, k, NearestUp2() if output_stride == 1 else None)
         hk = head_kernel or k
         self.final = nn.Conv2d(head + (in_channels if skips else 0), out_channels, hk, padding=hk // 2)
 

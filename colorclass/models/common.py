@@ -201,6 +201,40 @@ class BilinearUp2(nn.Module):
         return b * c * (h + 2) * (w + 2) * 16
 
 
+class _NearestUp2Function(torch.autograd.Function):
+    """Nearest 2x upsampling; backward sums each 2x2 block of the gradient with strided adds."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        ctx.input_size = tuple(x.shape)
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:
+        if g.is_contiguous() or g.is_contiguous(memory_format=torch.channels_last):
+            return torch.ops.aten.upsample_nearest2d_backward(g, list(g.shape[-2:]), list(ctx.input_size), 2.0, 2.0)
+        # same order of additions as aten's kernel: the same gradient, bit for bit
+        return ((g[..., 0::2, 0::2] + g[..., 0::2, 1::2]) + g[..., 1::2, 0::2]) + g[..., 1::2, 1::2]
+
+
+class NearestUp2(nn.Upsample):
+    """``nn.Upsample(scale_factor=2)`` (nearest) with a cheaper backward for a strided gradient.
+
+    In a U-Net the upsampled map is concatenated with a skip, so its gradient arrives as a
+    channel slice of the concatenation's gradient. aten's backward first copies such a slice
+    to a contiguous tensor (the largest layout copy left in the channels-last train step); summing the
+    four strided 2x2 phases instead reads it in place and gives the same values bit for bit.
+    Forward, parameters (none) and no-grad use are those of ``nn.Upsample``."""
+
+    def __init__(self) -> None:
+        super().__init__(scale_factor=2.0, mode="nearest")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 4 and torch.is_grad_enabled() and x.requires_grad:
+            return _NearestUp2Function.apply(x)
+        return super().forward(x)
+
+
 def conv_bn_relu(c_in: int, c_out: int, kernel_size: int, *, dilation: int = 1,
                  stride: int = 1, batch_norm: bool = True) -> list[nn.Module]:
     """A 'same'-padded convolution (odd kernel), optional BatchNorm, ReLU."""

@@ -80,7 +80,8 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], colourist: Colourist, store: Store) -> None:
         super().__init__(address, Handler)
         self.colourist, self.store = colourist, store
-        host, port = self.server_address[:2]
+        raw_host, port = self.server_address[:2]
+        host = raw_host.decode() if isinstance(raw_host, bytes) else str(raw_host)
         self.wildcard = host in ("0.0.0.0", "::", "")
         names = {str(host), "127.0.0.1", "localhost", "[::1]"} if not self.wildcard else set()
         if host == "::1":

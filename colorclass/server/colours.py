@@ -93,13 +93,13 @@ class Colourist:
         key = self._used(hints)
 
         def make():
-            with photo.lock:
-                tensor = photo.extras.get("tensor")
-                if tensor is None:
-                    tensor = photo.extras["tensor"] = self.predictor.photo(photo.rgb)
-                return self.predictor.predict(tensor, hints=list(key) or None)
+            tensor = photo.extras.get("tensor")
+            if tensor is None:
+                tensor = photo.extras["tensor"] = self.predictor.photo(photo.rgb)
+            return self.predictor.predict(tensor, hints=list(key) or None)
 
-        return photo.predictions.get_or_make(key, make)
+        with photo.lock:
+            return photo.predictions.get_or_make(key, make)
 
     def colour(self, photo: Photo, hints: list, method: Any = None, temperature: Any = None
                ) -> tuple[np.ndarray, int, Any]:
@@ -122,7 +122,8 @@ class Colourist:
                                                            as_uint8=True)
             return rgb[0].cpu().numpy(), int(n_clipped)
 
-        rgb, n_clipped = photo.colours.get_or_make(key, make)
+        with photo.lock:
+            rgb, n_clipped = photo.colours.get_or_make(key, make)
         return rgb, n_clipped, predictor
 
     def preview(self, rgb: np.ndarray) -> bytes:

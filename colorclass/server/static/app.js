@@ -129,14 +129,18 @@ async function recolour() {
   if (state.inFlight) { state.pending = true; return; }
   state.inFlight = true;
   state.pending = false;
+  const photoId = state.photo.id;
   try {
     const reply = await api("/api/colour", request());
+    if (!state.photo || state.photo.id !== photoId) return;   // a newer photo replaced it meanwhile
     state.colour = reply.image;
     showColour();
     $("note").textContent = reply.note || "";
-    $("colour-caption").textContent = `colourised (${reply.describe}; ${reply.ms} ms on the server)`;
+    const settings = reply.describe.replace(/\(flag\)/g, "(set on this page)");
+    $("colour-caption").textContent = `colourised (${settings}; ${reply.ms} ms on the server)`;
     const stem = state.photo.name.replace(/\.[^.]*$/, "");
-    $("command-line").textContent = `the download equals: colorize ${state.photo.name} --hints ${stem}_hints.json ` +
+    const how = reply.note ? "--engine torch (this model ignores the hints)" : `--hints ${stem}_hints.json`;
+    $("command-line").textContent = `the download equals: colorize ${state.photo.name} ${how} ` +
       `--decode ${reply.method}` + (reply.method === "annealed" ? ` --temperature ${reply.temperature}` : "");
     showError("");
     if ($("uncertainty").checked) await showUncertainty();
@@ -308,6 +312,7 @@ function wire() {
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
+    e.stopPropagation();   // the page-wide drop handler below would upload it again
     drop.classList.remove("over");
     upload(e.dataTransfer.files[0]);
   });
