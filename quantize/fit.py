@@ -48,13 +48,15 @@ def fit_bins(bins: Bins, pixels: np.ndarray, *, with_prior: bool = True, data_in
     ``progress``). Nothing is written; the caller saves (``colorclass.binning`` does photos
     folder -> sample -> here -> bins file).
     """
-    if hasattr(bins, "max_fit_seconds"):
-        bins.max_fit_seconds, bins.progress = max_fit_seconds, progress
+    if hasattr(bins, "max_fit_seconds"):   # iterative families (GMM)
+        setattr(bins, "max_fit_seconds", max_fit_seconds)
+        setattr(bins, "progress", progress)
     t0 = time.perf_counter()
     bins.fit(pixels)
     t1 = time.perf_counter()
-    if getattr(bins, "fit_report", None):
-        bins.meta["fit"] = dict(bins.fit_report)
+    report = getattr(bins, "fit_report", None)
+    if report:
+        bins.meta["fit"] = dict(report)
     if data_info is not None:
         bins.meta["data"] = dict(data_info)
     if with_prior:

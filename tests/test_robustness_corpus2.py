@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from test_cli import make_photos
 from test_robustness_run import build_tiny_run
@@ -22,13 +22,13 @@ from test_robustness_run import build_tiny_run
 from colorclass.cli import main
 from colorclass.photos import list_images
 
-SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                     phases=(Phase.explicit, Phase.generate),    # no shrinking: a failure shows its example
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-FEW = settings(SETTINGS, max_examples=4)        # summary: a forward pass and a profiled training step each
+FEW = settings(SETTINGS, max_examples=6)        # summary: a forward pass and a profiled training step each
 SECONDS = 60                                    # one call, on a loaded 2-core machine
 
-NUMBERS = st.one_of(st.integers(-3, 9).map(str), st.integers(10**5, 10**15).map(str),
+NUMBERS = st.one_of(st.integers(1, 9).map(str), st.integers(-3, 0).map(str), st.integers(10**5, 10**15).map(str),
                     st.sampled_from(["nan", "inf", "-inf", "1e400", "0x10", "", " ", "1.5", "\u0663", "9" * 400,
                                      "-0", "1_000", "--", "-1e-9"]))
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -51,7 +51,9 @@ def world(tmp_path_factory):
     """(trained tiny run, its training photos, held-out photos), shared read-only."""
     root, data, run = build_tiny_run(tmp_path_factory)
     held = tmp_path_factory.mktemp("held")
-    make_photos(held, 3, size=(20, 26))
+    make_photos(held, 3, size=(20, 26), seed=7)
+    for photo in sorted(held.iterdir()):                       # never the training photos' names
+        photo.rename(held / f"held {photo.name}")
     return run, data, held
 
 
@@ -100,6 +102,7 @@ ODD_FILES = st.lists(st.tuples(NAMES, CONTENT), min_size=1, max_size=3, unique_b
 
 @SETTINGS
 @given(odd=ODD_FILES, size=st.one_of(st.none(), NUMBERS))
+@example(odd=[("-dash.png", b"\x89PNG\r\n\x1a\n"), ("with space.png", DEEP.encode()[:999])], size=None)
 def test_colorize_and_data_account_for_every_photo(world, odd, size):
     run, data, _ = world
     root = _sandbox()
@@ -124,6 +127,8 @@ def test_colorize_and_data_account_for_every_photo(world, odd, size):
 @SETTINGS
 @given(odd=ODD_FILES, family=st.sampled_from(["kmeans", "gmm", "grid", "hcgrid"]),
        flag=st.sampled_from(["--k", "--pixels-per-image", "--max-pixels", "--grid-step"]), value=NUMBERS)
+@example(odd=[("x.PNG", b"")], family="kmeans", flag="--k", value="4")
+@example(odd=[("x.PNG", b"GIF89a")], family="gmm", flag="--k", value="3")
 def test_fit_bins_over_odd_files_and_values(world, odd, family, flag, value):
     _, data, _ = world
     root = _sandbox()
@@ -140,6 +145,7 @@ def test_fit_bins_over_odd_files_and_values(world, odd, family, flag, value):
 @FEW
 @given(model=st.sampled_from(["cnn", "unet", "fcn32s"]), value=NUMBERS,
        flag=st.sampled_from(["--size", "--batch", "--bins", "--width"]))
+@example(model="cnn", flag="--width", value="5")
 def test_summary_over_odd_values(model, flag, value):
     root = _sandbox()
     try:
@@ -153,8 +159,12 @@ RECORDS = ["calibration.json", "data_stats.json", "card.json", "log.csv", "meta.
 
 @SETTINGS
 @given(record=st.sampled_from(RECORDS), content=CONTENT,
-       command=st.sampled_from(["colorize", "evaluate", "plot", "calibrate"]), value=NUMBERS)
-def test_run_records_that_lie(world, record, content, command, value):
+       command=st.sampled_from(["colorize", "evaluate", "plot", "calibrate"]), value=NUMBERS, temperature=NUMBERS)
+@example(record="log.csv", content=b"\0" * 9, command="plot", value="1", temperature="1")
+@example(record="meta.json", content=DEEP.encode(), command="calibrate", value="2", temperature="0.5")
+@example(record="card.json", content=b'{"calibrated_temperature": true}', command="colorize", value="1",
+         temperature="0.5")
+def test_run_records_that_lie(world, record, content, command, value, temperature):
     run, data, held = world
     root = _sandbox()
     try:
@@ -163,7 +173,8 @@ def test_run_records_that_lie(world, record, content, command, value):
         (mine / record).write_bytes(content)
         photo = held / sorted(p.name for p in held.iterdir())[0]
         if command == "colorize":
-            argv, outputs = ["colorize", "--run", mine, "-o", root / "out", "--", photo], [root / "out"]
+            argv = ["colorize", "--run", mine, f"--temperature={temperature}", "-o", root / "out", "--", photo]
+            outputs = [root / "out"]
         elif command == "evaluate":
             argv = ["evaluate", "--run", mine, "--baselines", "gray,mean", "--device", "cpu", f"--max-images={value}",
                     "-o", root / "m.json", held]
@@ -171,8 +182,8 @@ def test_run_records_that_lie(world, record, content, command, value):
         elif command == "plot":
             argv, outputs = ["plot", mine], [mine / "loss.png"]
         else:
-            argv = ["calibrate", "--run", mine, "--device", "cpu", "--temperatures", "0.3", f"--max-images={value}",
-                    held]
+            argv = ["calibrate", "--run", mine, "--device", "cpu", f"--temperatures=0.3,{temperature}",
+                    f"--max-images={value}", held]
             outputs = [mine / "calibration.json", mine / "calibration.png"]
         _call(root, argv, outputs)
     finally:

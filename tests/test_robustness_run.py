@@ -154,11 +154,11 @@ def test_extreme_aspect_and_out_of_memory_do_not_end_the_job(tiny, tmp_path, mon
     assert Image.open(tmp_path / "o" / "long.png").size == (4000, 10)
     real = colorize._colorize_one
 
-    def oom(f, predictor):
+    def oom(f, predictor, hints=None):
         if f.name == "long.png":   # the CPU allocator's error: a RuntimeError without a type of its own
             raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
                                "allocate memory: you tried to allocate 7200000000 bytes.")
-        return real(f, predictor)
+        return real(f, predictor, hints)
 
     monkeypatch.setattr(colorize, "_colorize_one", oom)
     capsys.readouterr()

@@ -56,11 +56,11 @@ def add_verbosity_options(p: argparse.ArgumentParser) -> None:
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are a single line (no usage dump)."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         self._argv = list(sys.argv[1:] if args is None else args)   # for the leading-dash hint of error()
         return super().parse_known_args(args, namespace)
 
-    def _get_values(self, action, arg_strings):  # type: ignore[override]
+    def _get_values(self, action, arg_strings):
         if action.option_strings and action.nargs is None and arg_strings == ["--"]:   # --k=--: argparse
             self.error(f"argument {'/'.join(action.option_strings)}: expected a value, got '--'")  # gives []
         return super()._get_values(action, arg_strings)

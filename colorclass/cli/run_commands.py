@@ -138,10 +138,16 @@ def _run_evaluate(a: argparse.Namespace) -> int:
 
 
 def _temperature_list(text: str) -> list[float]:
+    from colorclass.decoding.rules import check_temperature
+
     try:
-        return [float(t) for t in text.split(",") if t.strip()]
+        values = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    try:
+        return [check_temperature(t) for t in values]   # the one rule, before any photo is read
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _add_calibrate(p: argparse.ArgumentParser) -> None:

@@ -145,7 +145,8 @@ class Predictor:
         if not self.hint_aware:
             if hints:
                 raise UsageError(f"{self.name or 'this model'} is not hint-aware (it was trained without "
-                                 "model.hints); drop --hints, or use a hint-aware run such as the built-in model")
+                                 "model.hints); drop --hints, use --method levin, or a run trained with "
+                                 "model.hints = true")
             return None
         import torch
 

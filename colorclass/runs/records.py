@@ -49,8 +49,13 @@ def write_run_records(run_dir: Path, cfg: ExperimentConfig, *, command: str = ""
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
-    with open(run_dir / "command.txt", "a" if resume else "w") as f:
-        f.write((command or shlex.join(sys.argv)) + "\n")
+    try:
+        with open(run_dir / "command.txt", "a" if resume else "w") as f:
+            f.write((command or shlex.join(sys.argv)) + "\n")
+    except OSError as e:   # a full disk names no file: name it
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(run_dir / "command.txt")) from e
+        raise
     session = {"colorclass_version": __version__, "git_revision": git_revision(),
                "torch_version": torch.__version__, "device": str(device), "world_size": world,
                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -100,7 +100,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def read_json(path: str | Path, *, what: str, fix: str = "", check: Callable[[Any], None] | None = None,
+def read_json(path: str | Path, *, what: str, fix: str = "", check: Callable[[Any], object] | None = None,
               max_bytes: int = limits.MAX_RECORD_BYTES) -> Any:
     """Parsed JSON of ``path`` within the limits above; ``check(data)`` may raise ValueError
     (or KeyError / TypeError) with the reason the content is wrong."""
