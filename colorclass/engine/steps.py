@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader
@@ -56,7 +56,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 def wrap_model(model: torch.nn.Module, cfg: EngineConfig, device: torch.device, world: int) -> torch.nn.Module:
     """``torch.compile`` (when asked), then DDP (with SyncBatchNorm when asked) for ``world > 1``."""
     if cfg.compile:
-        model = torch.compile(model)
+        model = cast(torch.nn.Module, torch.compile(model))
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
         if cfg.sync_bn and device.type == "cuda":

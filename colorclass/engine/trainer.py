@@ -73,7 +73,7 @@ class Trainer:
         seed_everything(config.seed + self.rank)  # independent dropout streams per rank
         self.raw_model = model.to(self.device)
         if config.channels_last:
-            self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
+            self.raw_model = self.raw_model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks memory_format
         self.model = wrap_model(self.raw_model, config, self.device, self.world)
         self.optimizer = build_optimizer(self.raw_model.parameters(), config.optim)
         # "plateau" watches the early-stopping metric, in its direction

@@ -42,8 +42,9 @@ def _vgg_block(c_in: int, c_out: int, n_convs: int, k: int, batch_norm: bool) ->
 
 
 def _zero_conv(c_in: int, c_out: int) -> nn.Conv2d:
-    conv = nn.Conv2d(c_in, c_out, 1)
+    conv = nn.Conv2d(c_in, c_out, 1, bias=True)
     nn.init.zeros_(conv.weight)
+    assert conv.bias is not None   # bias=True
     nn.init.zeros_(conv.bias)
     return conv
 
@@ -53,6 +54,11 @@ class FCN(ColorNet):
 
     input_multiple = 32
     min_input_size = 32
+    block1: nn.Module   # made by setattr in __init__, one per VGG block
+    block2: nn.Module
+    block3: nn.Module
+    block4: nn.Module
+    block5: nn.Module
 
     def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
                  stage: int = 32, fc_channels: int | None = None, fc_kernel: int = 7,
@@ -120,7 +126,7 @@ def init_from_previous_stage(model: nn.Module, state_dict: Mapping[str, Tensor])
     if not isinstance(model, FCN) or model.stage == 32:
         name = getattr(model, "arch", type(model).__name__)
         raise ValueError(f"init_from_previous_stage initialises fcn16s or fcn8s; got {name}")
-    source = unwrap_state_dict(state_dict)
+    source = unwrap_state_dict(dict(state_dict))
     prev = _stage_of_state_dict(source)
     if prev <= model.stage:
         raise ValueError(f"cannot initialise fcn{model.stage}s from fcn{prev}s weights: the "

@@ -47,6 +47,7 @@ def _foldable(conv: nn.Module, bn: nn.Module, uses: Counter) -> bool:
 
 @torch.no_grad()
 def _fold_pair(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> None:
+    assert bn.running_var is not None and bn.running_mean is not None   # _foldable: tracked statistics
     scale = bn.running_var.double().add(bn.eps).rsqrt()
     if bn.weight is not None:
         scale = scale * bn.weight.double()
@@ -76,7 +77,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         names = list(module._modules)
         for first, second in zip(names, names[1:]):
             conv, bn = module._modules[first], module._modules[second]
-            if _foldable(conv, bn, uses):
+            if _foldable(conv, bn, uses) and isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) \
+                    and isinstance(bn, nn.BatchNorm2d):
                 _fold_pair(conv, bn)
                 module._modules[second] = nn.Identity()
     for p in folded.parameters():

@@ -59,7 +59,7 @@ class ModelProfile:
 def layer_mult_adds(module: nn.Module, inputs: tuple, output: Tensor) -> int:
     """Multiply-adds of one call of ``module`` (bias additions not counted)."""
     if hasattr(module, "mult_adds"):
-        return int(module.mult_adds(inputs, output))
+        return int(getattr(module, "mult_adds")(inputs, output))
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
         per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
         return inputs[0].numel() * per_input
@@ -184,17 +184,19 @@ def measure_step_peak_memory(model: nn.Module, *, size: int | tuple[int, int], b
 
 
 def _human(n: float, unit: str = "") -> str:
-    for prefix in ("", "K", "M", "G", "T"):
-        if abs(n) < 1000 or prefix == "T":
+    for prefix in ("", "K", "M", "G"):
+        if abs(n) < 1000:
             return f"{n:.0f}{prefix}{unit}" if prefix == "" else f"{n:.2f}{prefix}{unit}"
         n /= 1000
+    return f"{n:.2f}T{unit}"
 
 
 def _bytes(n: float) -> str:
-    for prefix in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or prefix == "GiB":
+    for prefix in ("B", "KiB", "MiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {prefix}" if prefix == "B" else f"{n:.2f} {prefix}"
         n /= 1024
+    return f"{n:.2f} GiB"
 
 
 def summarize(model: nn.Module, *, size: int | tuple[int, int], batch: int,

@@ -46,7 +46,7 @@ def working_image(rgb_u8: np.ndarray, *, resize: int, crop_size: int) -> np.ndar
         return rgb_u8
     scale = target / short
     size = (target, max(target, round(h * scale))) if w <= h else (max(target, round(w * scale)), target)
-    return np.asarray(Image.fromarray(rgb_u8).resize(size, Image.BILINEAR))
+    return np.asarray(Image.fromarray(rgb_u8).resize(size, Image.Resampling.BILINEAR))
 
 
 def source_matrix(p: CropParams, crop_size: int) -> np.ndarray:
@@ -104,7 +104,7 @@ def apply_crop(img: Image.Image, p: CropParams, crop_size: int) -> np.ndarray:
     m = source_matrix(p, s)
     hx, hy = half_extent(m, s)
     if p.angle == 0.0 and p.shear == 0.0:
-        region = img.resize((s, s), Image.BILINEAR, box=(p.cx - hx, p.cy - hy, p.cx + hx, p.cy + hy))
+        region = img.resize((s, s), Image.Resampling.BILINEAR, box=(p.cx - hx, p.cy - hy, p.cx + hx, p.cy + hy))
         if p.flip:
             region = region.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return np.asarray(region)
@@ -113,10 +113,10 @@ def apply_crop(img: Image.Image, p: CropParams, crop_size: int) -> np.ndarray:
            min(float(img.width), p.cx + hx + margin), min(float(img.height), p.cy + hy + margin))
     scale = s / p.side
     bw, bh = max(1, math.ceil((box[2] - box[0]) * scale)), max(1, math.ceil((box[3] - box[1]) * scale))
-    region = img.resize((bw, bh), Image.BILINEAR, box=box)
+    region = img.resize((bw, bh), Image.Resampling.BILINEAR, box=box)
     to_region = np.diag([bw / (box[2] - box[0]), bh / (box[3] - box[1])])
     mr = to_region @ m
     cx, cy = to_region @ np.array([p.cx - box[0], p.cy - box[1]])
     data = (mr[0, 0], mr[0, 1], cx - (mr[0, 0] + mr[0, 1]) * s / 2,
             mr[1, 0], mr[1, 1], cy - (mr[1, 0] + mr[1, 1]) * s / 2)
-    return np.asarray(region.transform((s, s), Image.AFFINE, data, resample=Image.BILINEAR))
+    return np.asarray(region.transform((s, s), Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR))

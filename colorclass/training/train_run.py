@@ -16,6 +16,7 @@ import logging
 import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -140,7 +141,7 @@ def build_experiment(cfg: ExperimentConfig, run_dir: Path, device: torch.device,
     task = ColorizationTask(bins, loss=cfg.loss.name, n_neighbors=cfg.bins.soft_neighbors,
                             sigma=cfg.bins.soft_sigma, rebalance=cfg.loss.rebalance,
                             lam=cfg.loss.rebalance_lambda, lowpass=cfg.loss.lowpass,
-                            output_stride=model.output_stride, method=cfg.decode.method,
+                            output_stride=int(getattr(model, "output_stride", 1)), method=cfg.decode.method,
                             temperature=cfg.decode.temperature, device=device, hints=cfg.model.hints,
                             hint_seed=cfg.train.seed, hint_zero_fraction=cfg.model.hint_zero_fraction)
     return bins, train_set, val_set, model, task
@@ -266,7 +267,7 @@ def _check_resume(cfg: ExperimentConfig, run_dir: Path) -> None:
     bins = quantize.load_bins(target)
     if cfg.bins.path and Path(cfg.bins.path).resolve() != target.resolve():
         other = quantize.load_bins(cfg.bins.path)
-        if other.n_bins != bins.n_bins or not np.allclose(other.centers, bins.centers):
+        if other.n_bins != bins.n_bins or not np.allclose(other.centers_ab, bins.centers_ab):
             raise RunFolderError(f"bins.path={cfg.bins.path!r} has {other.n_bins} bins but the run {str(run_dir)!r} "
                                  f"was trained with its own {bins.n_bins}; a resumed run keeps its bins "
                                  "(drop the bins override, or start a new run with --out)")
@@ -275,7 +276,7 @@ def _check_resume(cfg: ExperimentConfig, run_dir: Path) -> None:
                   n_bins=bins.n_bins)
 
 
-def resume_training(run_dir: str | Path, *, overrides: list[str] = (), command: str = "") -> dict:
+def resume_training(run_dir: str | Path, *, overrides: Sequence[str] = (), command: str = "") -> dict:
     """Continue the run in ``run_dir`` from its last checkpoint, with its own config."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.toml"
