@@ -59,14 +59,14 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, task, train_set, val_set, config: EngineConfig, *,
                  run_dir: str | Path, callbacks: Sequence[Callback] = (), resume: bool = False,
-                 collate_fn=None, summary_hints: Sequence[str] = ()) -> None:
+                 collate_fn=None, summary_hints: Sequence[str] = (), device: torch.device | None = None) -> None:
         self.cfg, self.task, self.run_dir = config, task, Path(run_dir)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
         self.summary_hints = tuple(summary_hints)
         if not resume and (self.run_dir / "checkpoint.safetensors").is_file():
             raise ColorclassError(f"run folder {str(self.run_dir)!r} already holds a checkpoint; "
                              "pass resume=True to continue it")
-        self.device = setup_device(config)
+        self.device = device if device is not None else setup_device(config)   # the caller's, resolved once
         self.rank, self.world, self._owns_group = init_distributed(self.device.type)
         self.is_main_process = self.rank == 0
         configure_cuda(self.device, config)

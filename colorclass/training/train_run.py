@@ -206,7 +206,7 @@ def run_training(cfg: ExperimentConfig, *, command: str = "", resume: bool = Fal
                 samples = SampleGridCallback(task, val_set if val_set is not None else train_set, run_dir,
                                              every=cfg.train.sample_every)
                 trainer = Trainer(model, task, train_set, val_set, engine_config_from(cfg), run_dir=run_dir,
-                                  callbacks=[samples], resume=resume)
+                                  callbacks=[samples], resume=resume, device=device)
                 task.iteration = trainer.iteration   # a resumed run continues its hint seeds
                 if trainer.is_main_process:
                     write_run_records(run_dir, with_loaded_bins(cfg, bins), command=command, resume=resume,
