@@ -139,18 +139,27 @@ def read_csv(path: str | Path, *, what: str = "log.csv", fix: str = "",
 
 
 # ----------------------------------------------------------------------------- schema helpers
+_ABSENT = object()
 
-def number(data: Any, key: str, *, low: float = -math.inf, high: float = math.inf, integer: bool = False,
-           required: bool = True) -> float | int | None:
-    """``data[key]`` as a finite number in [low, high] (bools are not numbers); None when absent
-    and not ``required``. Raises ValueError naming the field."""
+
+def _field(data: Any, key: str, required: bool) -> Any:
+    """``data[key]``, or _ABSENT when it is missing and not ``required``; ValueError otherwise."""
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     if key not in data:
         if required:
             raise ValueError(f"no {key!r} field")
+        return _ABSENT
+    return data[key]
+
+
+def number(data: Any, key: str, *, low: float = -math.inf, high: float = math.inf, integer: bool = False,
+           required: bool = True) -> float | int | None:
+    """``data[key]`` as a finite number in [low, high] (bools are not numbers); None when absent
+    and not ``required``. Raises ValueError naming the field."""
+    value = _field(data, key, required)
+    if value is _ABSENT:
         return None
-    value = data[key]
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
         want = "an integer" if integer else "a number"
@@ -160,11 +169,7 @@ def number(data: Any, key: str, *, low: float = -math.inf, high: float = math.in
 
 def numbers(data: Any, key: str, *, length: int, low: float = -math.inf, high: float = math.inf) -> list[float]:
     """``data[key]`` as a list of ``length`` finite numbers in [low, high]."""
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    if key not in data:
-        raise ValueError(f"no {key!r} field")
-    value = data[key]
+    value = _field(data, key, True)
     if not isinstance(value, list) or len(value) != length:
         raise ValueError(f"{key} is {str(value)[:60]}, expected a list of {length} numbers")
     for v in value:
@@ -175,13 +180,9 @@ def numbers(data: Any, key: str, *, length: int, low: float = -math.inf, high: f
 
 def text_field(data: Any, key: str, *, choices: tuple[str, ...] | None = None, required: bool = True) -> str | None:
     """``data[key]`` as a string (one of ``choices`` when given); None when absent and not required."""
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    if key not in data:
-        if required:
-            raise ValueError(f"no {key!r} field")
+    value = _field(data, key, required)
+    if value is _ABSENT:
         return None
-    value = data[key]
     if not isinstance(value, str) or (choices is not None and value not in choices):
         want = f"one of {', '.join(choices)}" if choices else "a string"
         raise ValueError(f"{key} is {str(value)[:60]!r}, expected {want}")
