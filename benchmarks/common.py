@@ -61,19 +61,64 @@ def time_calls(fn, repeats: int, warmup: int = 1) -> list[float]:
     return times
 
 
-def time_pair(fn, other, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
-    """Seconds of ``repeats`` calls each of ``fn()`` and ``other()``, alternated call by call (after
-    ``warmup`` untimed calls of each), so that both see the same load on a shared machine."""
+def time_interleaved(fns, repeats: int, warmup: int = 1) -> list[list[float]]:
+    """Seconds of ``repeats`` calls of each of ``fns``, alternated call by call (after ``warmup``
+    untimed calls of each), so that all of them see the same load on a shared machine."""
     for _ in range(warmup):
-        fn()
-        other()
-    first, second = [], []
+        for f in fns:
+            f()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for f, times in ((fn, first), (other, second)):
+        for f, out in zip(fns, times):
             t = time.perf_counter()
             f()
-            times.append(time.perf_counter() - t)
+            out.append(time.perf_counter() - t)
+    return times
+
+
+def time_pair(fn, other, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """``time_interleaved([fn, other], ...)`` as a pair of lists."""
+    first, second = time_interleaved([fn, other], repeats, warmup)
     return first, second
+
+
+class OtherLoad:
+    """CPU time that other processes took while a figure was measured, as a share of the whole
+    machine (``/proc/stat`` busy time minus this process's own CPU time; None off Linux). On a
+    shared machine a figure is only comparable with quiet-machine figures when this is near 0.
+
+        with OtherLoad() as load:
+            ...timing...
+        load.share   # e.g. 0.02 = others used 2 % of all cores meanwhile
+    """
+
+    def __init__(self) -> None:
+        self.share: float | None = None
+
+    @staticmethod
+    def _busy() -> float | None:
+        try:
+            fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (sum(fields) - fields[3] - fields[4]) / ticks   # all minus idle and iowait, seconds
+
+    @staticmethod
+    def _own() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def __enter__(self) -> "OtherLoad":
+        self._start = (self._busy(), self._own(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        busy, own, wall = self._busy(), self._own(), time.perf_counter()
+        if busy is None or self._start[0] is None:
+            return
+        others = (busy - self._start[0]) - (own - self._start[1])
+        self.share = max(0.0, others) / ((wall - self._start[2]) * (os.cpu_count() or 1))
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

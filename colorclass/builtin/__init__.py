@@ -22,6 +22,7 @@ __all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models", 
 # name -> one-line description (the card says more)
 BUILTIN_MODELS: dict[str, str] = {
     "general": "U-Net over the 313 Lab ab bins, rebalanced, trained on CIFAR-10 + Tiny ImageNet photos",
+    "hints": "hint-aware U-Net over the 313 Lab ab bins (colorize --hints), trained on 7.4k real photos",
 }
 DEFAULT_MODEL = "general"
 

@@ -119,6 +119,8 @@ def _run_suggest(a: argparse.Namespace) -> int:
     predictor = Predictor.load(a.run if a.run is not None else f"builtin:{a.model}" if a.model else None,
                                device=a.device)
     probs, lightness = predictor.distribution_at(rgb, x, y, hints=hints)
+    if predictor.bins is None:
+        raise UsageError(f"suggest: {predictor.name} has no colour bins; pass a classification run")
     suggestions = suggest_colours(probs, predictor.bins.centers_ab, lightness, k=a.k)
     if a.out:
         swatch_png(suggestions, a.out)

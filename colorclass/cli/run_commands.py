@@ -66,8 +66,9 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
                         "built-in model when onnxruntime is installed (pip install 'colorclass[onnx]'), else "
                         "torch; torch: always torch (CUDA, hints); onnx: always onnxruntime")
     p.add_argument("--hints", default=None, metavar="HINTS.json",
-                   help='hint points for ONE photo (hint-aware runs, or --method levin): a JSON list like '
-                        '[{"x": 10, "y": 20, "colour": "#c83c1e"}] in the photo\'s pixels; only the chroma is used')
+                   help='hint points for ONE photo (a hint-aware run, e.g. --model hints; or --method levin): '
+                        'a JSON list like [{"x": 10, "y": 20, "colour": "#c83c1e"}] in the photo\'s pixels; '
+                        'only the chroma is used')
     p.add_argument("--method", default="network", choices=["network", "levin"],
                    help="network (default), or levin: propagate the --hints alone (Levin et al. 2004; no model)")
     p.set_defaults(handler=_run_colorize)
@@ -127,6 +128,9 @@ def _run_evaluate(a: argparse.Namespace) -> int:
     if a.hints is not None:
         from colorclass.evaluation.hint_curve import evaluate_hint_curve
 
+        if a.grid:
+            raise UsageError("evaluate --hints draws the hint curve (a plot beside the JSON), not --grid; "
+                             "drop one of them")
         evaluate_hint_curve(a.run, a.data, a.hints, out=a.out, compare=a.compare, baselines=a.baselines,
                             method=a.decode, temperature=a.temperature, max_images=a.max_images,
                             device=a.device, markdown=a.markdown)

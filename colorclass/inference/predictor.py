@@ -165,7 +165,8 @@ class Predictor:
         the batch; a network that is not hint-aware refuses them."""
         from colorclass.inference.network import lightness_of, predict_logits
 
-        planes = self._planes(hints, *rgb_u8.shape[-2:], batch=rgb_u8.shape[0])
+        height, width = rgb_u8.shape[-2:]
+        planes = self._planes(hints, int(height), int(width), batch=int(rgb_u8.shape[0]))
         return predict_logits(self.model, lightness_of(rgb_u8.to(self.device)), size=self.settings.size,
                               stride=self.stride, planes=planes)
 
@@ -230,7 +231,8 @@ class Predictor:
 class _LevinSettings:
     """What ``colorize_files`` and ``evaluate`` read of a Predictor's settings."""
 
-    method, temperature, size, sources = "levin", None, None, {}
+    method, temperature, size = "levin", None, None
+    sources: dict[str, str] = {}
 
     def describe(self, *, regression: bool = False) -> str:
         return "Levin et al. 2004 propagation of the hints (no network)"
