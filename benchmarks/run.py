@@ -28,7 +28,8 @@ from common import machine  # noqa: E402
 MODULES = {"io": "loading"}
 GROUPS = {
     "encode": ("encode_soft", "encode_soft_fresh", "encode_hard", "rgb_to_lab", "rgb_to_lab_float"),
-    "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_q313", "train_step_q313_cheap",
+    "train": ("matmul", "train_step_unet32", "train_step_unet64", "train_step_unet96", "train_step_unet128",
+              "train_step_q313", "train_step_q313_cheap",
               "train_step_unet256", "epoch_rss"),
     "io": ("cli_start", "loader_256", "fit_bins_10k"),
     "colorize": ("colorize_12mp", "colorize_12mp_onnx", "colorize_folder"),

@@ -20,7 +20,8 @@ from colorclass.support.errors import UsageError
 __all__ = ["EXIT_USAGE", "UsageError", "Parser", "configure_logging", "add_verbosity_options", "add_device_option",
            "require_dir", "command_line", "positive_int",
            "non_negative_int", "positive_float", "non_negative_float",
-           "check_output_dir", "os_error_line", "shown"]
+           "check_output_dir", "os_error_line", "shown",
+           "add_model_options", "model_source"]
 
 EXIT_USAGE = 2
 
@@ -147,3 +148,16 @@ def non_negative_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+
+
+def add_model_options(p: argparse.ArgumentParser, *, run_help: str) -> None:
+    """--run RUN_DIR | --model NAME: which network (default: the default built-in model)."""
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", default=None, metavar="RUN_DIR", help=run_help)
+    which.add_argument("--model", default=None, metavar="NAME",
+                       help="a built-in model by name (default general; `colorclass models` lists them)")
+
+
+def model_source(a: argparse.Namespace) -> str | None:
+    """The Predictor source named by --run / --model (None: the default built-in model)."""
+    return a.run if a.run is not None else f"builtin:{a.model}" if a.model else None

@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from colorclass.cli.common import UsageError, add_device_option, positive_int
+from colorclass.cli.common import UsageError, add_device_option, add_model_options, model_source, positive_int
 
 __all__ = ["colorize_hints", "hint_counts", "HINT_METHODS"]
 
@@ -92,9 +92,7 @@ def _add_suggest(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the suggestions as JSON")
     p.add_argument("-o", "--out", default=None, metavar="SWATCH.png",
                    help="also write the colours as a swatch PNG (nothing is written without -o)")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", default=None, metavar="RUN_DIR", help="a trained run folder (classification)")
-    which.add_argument("--model", default=None, metavar="NAME", help="a built-in model by name")
+    add_model_options(p, run_help="a trained run folder (classification; default: the built-in model)")
     add_device_option(p)
     p.set_defaults(handler=_run_suggest)
 
@@ -116,8 +114,7 @@ def _run_suggest(a: argparse.Namespace) -> int:
     if not (0 <= x < width and 0 <= y < height):
         raise UsageError(f"suggest: --at {x},{y} is outside the photo ({width}x{height}); "
                          f"give x in 0..{width - 1} and y in 0..{height - 1}")
-    predictor = Predictor.load(a.run if a.run is not None else f"builtin:{a.model}" if a.model else None,
-                               device=a.device)
+    predictor = Predictor.load(model_source(a), device=a.device)
     probs, lightness = predictor.distribution_at(rgb, x, y, hints=hints)
     if predictor.bins is None:
         raise UsageError(f"suggest: {predictor.name} has no colour bins; pass a classification run")

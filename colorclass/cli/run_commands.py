@@ -11,7 +11,9 @@ from pathlib import Path
 from colorclass.cli.common import (
     UsageError,
     add_device_option,
+    add_model_options,
     check_output_dir,
+    model_source,
     non_negative_float,
     non_negative_int,
     require_dir,
@@ -43,12 +45,8 @@ def _add_colorize(p: argparse.ArgumentParser) -> None:
                    help="photo files and folders of photos (a folder's sub-folders are kept)")
     p.add_argument("-o", "--out", default="colorized", metavar="OUTPUT_DIR",
                    help="output folder (default colorized/); inputs are never written over")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", default=None, metavar="RUN_DIR",
-                       help="a trained run folder, or a model.onnx made by `colorclass export` (default: the "
-                            "built-in model, see `colorclass models`)")
-    which.add_argument("--model", default=None, metavar="NAME",
-                       help="a built-in model by name (default general; `colorclass models` lists them)")
+    add_model_options(p, run_help="a trained run folder, or a model.onnx made by `colorclass export` "
+                                  "(default: the built-in model, see `colorclass models`)")
     add_decoding_options(p)
     p.add_argument("--size", type=int, default=None,
                    help="network resolution: shorter side in pixels, at most 4096 (default: the run's "
@@ -90,7 +88,7 @@ def _run_colorize(a: argparse.Namespace) -> int:
     from colorclass.cli.hint_commands import colorize_hints
 
     hints, predictor = colorize_hints(a)
-    source = a.run if a.run is not None else f"builtin:{a.model}" if a.model else None
+    source = model_source(a)
     written = colorize_paths(a.inputs, a.out, source=source, method=a.decode, temperature=a.temperature,
                              size=a.size, device=a.device, fmt=a.format, overwrite=a.overwrite,
                              skip_existing=a.skip_existing, engine=a.engine, hints=hints, predictor=predictor)

@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 
-from colorclass.cli.common import UsageError, add_device_option, require_dir
+from colorclass.cli.common import UsageError, add_device_option, add_model_options, model_source, require_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,8 @@ def _port(text: str) -> int:
 
 
 def _add_serve(p: argparse.ArgumentParser) -> None:
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", default=None, metavar="RUN_DIR",
-                       help="a trained run folder (default: the built-in model, see `colorclass models`); "
-                            "a hint-aware run recolours with the page's hints")
-    which.add_argument("--model", default=None, metavar="NAME",
-                       help="a built-in model by name (default general)")
+    add_model_options(p, run_help="a trained run folder (default: the built-in model, see `colorclass "
+                                  "models`); a hint-aware run recolours with the page's hints")
     p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000; 0 = a free one)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only; another address lets "
@@ -50,7 +46,7 @@ def _run_serve(a: argparse.Namespace) -> int:
 
     if a.run is not None:
         require_dir(a.run, "--run RUN_DIR")
-    source = a.run if a.run is not None else f"builtin:{a.model}" if a.model else None
+    source = model_source(a)
     predictor = Predictor.load(source, device=a.device)
     try:
         server = make_server(predictor, host=a.host, port=a.port)
