@@ -2,6 +2,10 @@
 forward, loss, backward, Adam step) of the default U-Net, achieved GFLOP/s against ``torch.mm``
 2048x2048 fp32 measured in the same run, a plain hand-written NCHW U-Net of the same shape as the
 baseline, the 313-bin head, and the peak memory of one training epoch on CIFAR-10 horses.
+
+U-Net rows at 32, 64, 96, 128 and 256 px (96 and 128 also run with the 64 px row). Each also times, call
+by call with it, the same model as it computed before issue 18 item 3 (``as_before``) and a matmul,
+and reports the CPU share other processes took meanwhile (``common.OtherLoad``).
 """
 from __future__ import annotations
 
@@ -139,8 +143,8 @@ def train_figures(quick: bool, only, mm_gflops: float) -> list[Figure]:
     kmeans = _bins("kmeans")
     figures, rates = [], {}
     tiny = SHARED / "tiny-imagenet-val"
-    # 96 and 128 px (the crop size of the next built-in model): run with the 64 px row, since
-    # run.py's figure list does not name them; batches of about the 64 px row's 131k pixels
+    # 96 and 128 px (crop sizes of the built-in models): also run with the 64 px row (the
+    # issue's command is `--only train_step_unet64,matmul`); batches of about its 131k pixels
     cases = [("train_step_unet32", SHARED / "cifar10" / "train" / "horse", 32, 100),
              ("train_step_unet64", tiny, 64, 32), ("train_step_unet96", tiny, 96, 16),
              ("train_step_unet128", tiny, 128, 8), ("train_step_unet256", tiny, 256, 4)]
@@ -184,7 +188,7 @@ def train_figures(quick: bool, only, mm_gflops: float) -> list[Figure]:
                     f"{mm_here[0]:.0f} GFLOP/s); before issue 18.3 (same run, interleaved): {before_rate[0]:.3g} img/s "
                     f"({before_rate[1]:.3g}-{before_rate[2]:.3g}) = {100 * before_gflops / mm_gflops:.0f}% "
                     f"({100 * before_gflops / mm_here[0]:.0f}%)"
-                    + (f"; other processes took {100 * load.share:.0f}% of the cores meanwhile" if load.share is not None else "")
+                    + ("" if load.share is None else f"; other processes took {100 * load.share:.0f}% of the cores meanwhile")
                     + (f"; the same model NCHW {fig.extra['nchw_img_s']:.3g} img/s" if nchw else ""))
         rates[name] = RATES[name] = fig.value
         if wanted:
