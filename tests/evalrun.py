@@ -34,3 +34,16 @@ def train_tiny_run(root: Path) -> tuple[Path, Path, Path]:
                        "--loss", "ce", "--epochs", "1", "--batch-size", "4", "--crop-size", "16",
                        "--out", str(run)]) == 0
     return data, held_out, run
+
+
+def run_main(*argv) -> tuple[int, str, str]:
+    """``colorclass.cli.main(argv)`` in this process: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from colorclass.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()

@@ -2,20 +2,18 @@
 (support.limits) where it enters; every small file read back goes through support.records
 (size, nesting, numbers, schema, one line naming the file); weights of the wrong dtype, a NaN
 loss before the first checkpoint, a full disk, FIFOs and leading-dash names."""
-import contextlib
 import errno
-import io
 import os
 import shutil
 import types
 
 import numpy as np
 import pytest
+from evalrun import run_main
 import torch
 from safetensors.torch import save_file
 from test_robustness_run import TRAIN_ARGS, build_tiny_run
 
-from colorclass.cli import main
 from colorclass.support import limits
 from colorclass.support.errors import ColorclassError, InputFileError
 
@@ -31,11 +29,7 @@ LIES = {                                   # name -> JSON text of a file that li
 }
 
 
-def _main(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+_main = run_main   # colorclass.cli.main in this process: (code, stdout, stderr)
 
 
 def _one_line(err: str) -> str:

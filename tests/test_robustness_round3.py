@@ -1,8 +1,6 @@
 """A user's files under colorize and train-classifier, round 3 (issue 21): a user's folder as
 --out, name collisions that differ only by case, outputs that appear meanwhile, -o inside an
 input folder, --skip-existing, photos of extreme aspect, SIGTERM while writing."""
-import contextlib
-import io
 import os
 import signal
 import struct
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evalrun import run_main
 from PIL import Image
 
 from colorclass.cli import main
@@ -40,11 +39,7 @@ def _photos(folder: Path, n: int) -> Path:
     return folder
 
 
-def _main(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+_main = run_main   # colorclass.cli.main in this process: (code, stdout, stderr)
 
 
 def _one_line(err: str) -> str:

@@ -1,7 +1,7 @@
 """The network step of the prediction path, as pure tensor functions (the Predictor calls them).
 
     rgb (B, 3, H, W) uint8 -> *lightness_of* -> Lab L at full resolution (l_full)
-        -> *predict_logits*: L resized to the network grid (bilinear, antialiased; *network_grid*
+        -> *predict_logits*: L resized to the network grid (bilinear, antialiased; support.limits.network_grid
            caps it), padded to the model's input multiple -> network -> output cropped back
 
 Decoding and recombination follow in ``inference.predictor``; nothing else calls the network.
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from colorclass.color import lab_to_l_input, rgb_u8_to_lightness, tensor_of
-from colorclass.support.limits import capped_size
+from colorclass.support.limits import network_grid
 
 __all__ = ["Prediction", "network_grid", "lightness_of", "forward_padded", "predict_logits",
            "output_stride", "to_uint8", "photo_tensor"]
@@ -33,17 +33,6 @@ class Prediction:
     l_input: Tensor
     l_net: Tensor
     output: Tensor
-
-
-def network_grid(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """Shorter side -> ``size`` (keeping the aspect ratio); None or 0 keeps the photo's size.
-    Either way the result is capped by ``capped_size`` (long side and area), so no photo or
-    option can make the network run on an unbounded grid."""
-    size = capped_size(height, width, size or None)
-    if not size:
-        return height, width
-    scale = size / min(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def photo_tensor(rgb_u8: np.ndarray, device: torch.device | str = "cpu") -> Tensor:

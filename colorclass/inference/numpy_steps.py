@@ -1,7 +1,7 @@
 """The prediction path's pixel steps in NumPy alone (the torch-free ONNX engine uses them).
 
     photo (H, W, 3) uint8 -> *lightness_u8* -> Lab L (H, W) float32 in [0, 100]
-        -> (onnx_engine.network_grid) -> *resize_antialiased* -> (h, w) float32
+        -> (support.limits.network_grid) -> *resize_antialiased* -> (h, w) float32
         -> (/ 50 - 1) -> *pad_to_multiple* (reflect, else replicate) -> network (ONNX)
         -> logits (B, Q, h', w') float32 -> *decode_ab* (mode / mean / annealed) -> ab (B, 2, h', w')
         -> *recombine_u8*: ab upsampled bilinearly (align_corners=False) + full L -> sRGB (H, W, 3) uint8

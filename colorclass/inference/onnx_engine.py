@@ -25,7 +25,7 @@ import numpy as np
 from colorclass.inference import numpy_steps as steps
 from colorclass.inference.settings import DecodeSettings, resolve_settings
 from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError
-from colorclass.support.limits import capped_size
+from colorclass.support.limits import network_grid
 
 __all__ = ["OnnxPredictor", "META_PREFIX", "META_KEYS", "FORMAT_VERSION", "read_metadata", "network_grid"]
 
@@ -37,16 +37,6 @@ FORMAT_VERSION = 1
 META_KEYS = ("format", "version", "source", "bins_centers_ab", "decode_space", "method", "temperature",
              "size", "input_multiple", "output_stride", "input_channels")
 _WARN_FRACTION = 0.01   # as decoders.recombine_full_resolution: say so when > 1% of pixels were clipped
-
-
-def network_grid(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """``inference.network.network_grid``: shorter side -> ``size`` (aspect kept), capped by
-    ``support.limits.capped_size``; None keeps the photo's own size (capped too)."""
-    size = capped_size(height, width, size or None)
-    if not size:
-        return height, width
-    scale = size / min(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def _runtime() -> Any:

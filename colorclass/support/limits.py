@@ -1,6 +1,6 @@
 """Input limits of the prediction path: the one home of the network-size caps.
 
-    photo (H, W) + asked size -> *capped_size* -> inference.network.network_grid -> network input grid
+    photo (H, W) + asked size -> *capped_size* -> *network_grid* -> network input grid
                                                -> the CLI's --size check (before any work)
 
 Torch-free, so the command line validates ``--size`` without importing torch. No photo or
@@ -35,7 +35,7 @@ import math
 
 from colorclass.support.errors import UsageError
 
-__all__ = ["MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "MIN_NETWORK_SIDE", "MAX_PHOTO_PIXELS", "MAX_ASPECT",
+__all__ = ["network_grid", "MAX_LONG_SIDE", "MAX_NETWORK_PIXELS", "MIN_NETWORK_SIDE", "MAX_PHOTO_PIXELS", "MAX_ASPECT",
            "capped_size", "photo_limit", "MAX_CROP_SIZE", "MAX_RESIZE", "MAX_BATCH_SIZE", "MAX_BATCH_PIXELS",
            "MAX_WIDTH", "MAX_LAYER_VALUES", "MAX_KERNEL_SIZE", "MAX_DEPTH", "MAX_BINS", "MAX_GMM_K", "GMM_FIT_SECONDS",
            "MIN_GRID_STEP", "MAX_SAMPLE_PIXELS", "MAX_REPEAT", "MAX_WORKERS", "MAX_RECORD_BYTES",
@@ -113,6 +113,17 @@ def capped_size(height: int, width: int, size: int | None) -> int | None:
     if size is None and limit >= short:
         return None
     return limit
+
+
+def network_grid(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """The network's input grid (h, w) for an (height, width) photo run at shorter side ``size``
+    (None or 0: the photo's own), aspect kept and capped by ``capped_size``: the one rule, shared
+    by the torch and the ONNX engines."""
+    size = capped_size(height, width, size or None)
+    if not size:
+        return height, width
+    scale = size / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def photo_limit(width: int, height: int) -> str | None:
