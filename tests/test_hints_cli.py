@@ -178,3 +178,8 @@ def test_evaluate_hints_writes_the_hint_curve(hint_run, tmp_path):
     assert gray[0] == gray[1] == gray[2]
     assert by_name["levin"]["points"][0]["auc_ab"] == pytest.approx(gray[0], abs=1e-6)   # no hint: gray
     assert out.with_suffix(".md").read_text().count("\n|") >= 4 and out.with_suffix(".png").is_file()
+    levin = by_name["levin"]["points"]        # levin pins the hinted pixels: only uint8 rounding is left
+    assert "hint_ab_error" not in levin[0] and levin[2]["hint_ab_error"] < 1.5 and levin[2]["hint_within_3"] > 0.95
+    assert 0 <= by_name["run"]["points"][2]["hint_within_3"] <= 1
+    assert "hint_ab_error" not in by_name["baseline"]["points"][2]
+    assert "At the hinted pixels" in out.with_suffix(".md").read_text()

@@ -15,7 +15,9 @@ counted per n (``hinted_pixels``, ``hinted_fraction``): they are part of the met
 JSON (a contract: later versions add keys): {"hint_curve": {"counts": [n...], "n_images", "data",
 "run", "seed_rule", "hinted_pixels": {"n": int}, "hinted_fraction": {"n": float}, "methods":
 [{"name", "kind": run | compare | levin | baseline, "hint_aware", "points": [{"hints": n, "auc_ab",
-"auc_ab_rebalanced", "psnr", "ab_rmse", ... (metrics.MetricAccumulator.result) } | {"hints": n,
+"auc_ab_rebalanced", "psnr", "ab_rmse", ... (metrics.MetricAccumulator.result), with hints and
+not for baselines "hint_ab_error", "hint_within_3" (the output's ab distance from the hint at hinted
+pixels: mean, and share within 3 units)} | {"hints": n,
 "skipped": why}]}]}}. AuC values are fractions in [0, 1]; the table shows percent.
 """
 from __future__ import annotations
@@ -53,11 +55,14 @@ class _Curve:
         self.name, self.kind, self.colour, self.hint_aware = name, kind, colour, hint_aware
         self.counts = list(counts) if hint_aware else [n for n in counts if n == 0]
         self.acc = {n: MetricAccumulator() for n in self.counts}
+        self.at_hints = {n: np.zeros(3) for n in self.counts}   # sum of ab errors, pixels, pixels within 3
 
     def add(self, truth: np.ndarray, hints_of) -> None:
         for n in self.counts:
             picture, clipped = self.colour(truth, hints_of(n))
             self.acc[n].add(picture, truth, clipped)
+            if n and self.kind != "baseline":
+                self.at_hints[n] += _error_at_hints(picture, hints_of(n))
 
     def result(self, counts: Sequence[int], why_not: str) -> dict:
         """Per count its metrics; a baseline (measured once, hints ignored) repeats them at every count."""
@@ -65,9 +70,35 @@ class _Curve:
             same = _short(self.acc[self.counts[0]].result())
             return {"name": self.name, "kind": self.kind, "hint_aware": False,
                     "points": [{"hints": n, **same} for n in counts]}
-        points = [{"hints": n, **_short(self.acc[n].result())} if n in self.acc else {"hints": n, "skipped": why_not}
-                  for n in counts]
+        points = [{"hints": n, **_short(self.acc[n].result()), **_hint_fidelity(self.at_hints[n])}
+                  if n in self.acc else {"hints": n, "skipped": why_not} for n in counts]
         return {"name": self.name, "kind": self.kind, "hint_aware": self.hint_aware, "points": points}
+
+
+HINT_TOLERANCE = 3.0   # ab units: issue 19's goal for the colour at a hinted pixel
+
+
+def _error_at_hints(picture: np.ndarray, hints) -> np.ndarray:
+    """[sum of |ab(picture) - hint ab|, hinted pixels, pixels within HINT_TOLERANCE] over the pixels
+    the hint squares cover, measured on the colour photo the user gets (uint8 sRGB, gamut-clipped)."""
+    from colorclass.color import rgb_u8_to_lab_np
+    from colorclass.hints.points import hint_maps
+
+    hint_ab, mask = hint_maps(hints, *picture.shape[:2])
+    inside = mask[0] > 0
+    if not inside.any():
+        return np.zeros(3)
+    error = np.linalg.norm(rgb_u8_to_lab_np(picture)[inside][:, 1:] - hint_ab[:, inside].T, axis=1)
+    return np.array([error.sum(), error.size, (error <= HINT_TOLERANCE).sum()], dtype=np.float64)
+
+
+def _hint_fidelity(sums: np.ndarray) -> dict:
+    """``hint_ab_error``: mean ab distance of the output from the hint at hinted pixels;
+    ``hint_within_3``: the share of hinted pixels within 3 ab units (None without hinted pixels)."""
+    total, pixels, within = sums
+    if not pixels:
+        return {}
+    return {"hint_ab_error": float(total / pixels), "hint_within_3": float(within / pixels)}
 
 
 def _short(result: dict) -> dict:
@@ -106,7 +137,23 @@ def hint_curve_table(curve: dict) -> str:
                 "-" if p.get(key) is None else f"{p[key] * scale:.2f}" for _, key, scale in CURVE_METRICS))
         lines.append("| " + " | ".join(cells) + " |")
     legend = "cells: " + " / ".join(label for label, _, _ in CURVE_METRICS)
-    return "\n".join(lines) + f"\n\n{legend}; {curve['n_images']} photos of {curve['data']}.\n"
+    return "\n".join(lines) + f"\n\n{legend}; {curve['n_images']} photos of {curve['data']}.\n" + _fidelity_table(curve)
+
+
+def _fidelity_table(curve: dict) -> str:
+    """Markdown: at hinted pixels, the output's mean ab distance from the hint and the % within 3."""
+    methods = [m for m in curve["methods"] if m["kind"] != "baseline" and m["hint_aware"]]
+    rows = [(n, [m["points"][i] for m in methods]) for i, n in enumerate(curve["counts"]) if n]
+    if not methods or not rows:
+        return ""
+    head = ["hints"] + [m["name"] for m in methods]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---:"] * len(head)) + "|"]
+    for n, points in rows:
+        lines.append("| " + " | ".join([str(n)] + [
+            f"{p['hint_ab_error']:.2f} / {100 * p['hint_within_3']:.1f}" if "hint_ab_error" in p else "-"
+            for p in points]) + " |")
+    return ("\nAt the hinted pixels (cells: mean ab distance of the output from the hint / % of hinted pixels "
+            f"within {HINT_TOLERANCE:g} ab units):\n\n" + "\n".join(lines) + "\n")
 
 
 def plot_hint_curve(curve: dict, path: str | Path) -> Path:

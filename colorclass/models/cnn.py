@@ -21,6 +21,11 @@ Cheap heads for many bins (defaults keep the layout above, parameter names and s
 full resolution). ``output_stride=2`` drops the last upsample: the network predicts at H/2
 (the U-Net's skip from the input is then 2x2 average-pooled) and the caller decodes there and
 upsamples the ab, as Zhang et al. do at 1/4.
+
+``global_context=True`` adds a whole-photo branch at the middle (the "fusion layer" of Baldassarre
+et al. 2017, "Deep Koalarization"): two stride-2 convs (H/8, H/16), a global average pool and a
+linear layer give one feature vector per photo, broadcast to every H/4 position and fused with
+the local features by a 1x1 conv. Every output pixel then sees the whole photo, at any size.
 """
 from __future__ import annotations
 
@@ -39,6 +44,24 @@ def _block(c_in: int, c_out: int, k: int, resample: nn.Module | None) -> nn.Sequ
     return nn.Sequential(*layers)
 
 
+class GlobalContext(nn.Module):
+    """``x: (B, C, h, w) -> (B, C, h, w)``: local features fused with one pooled whole-photo vector."""
+
+    def __init__(self, channels: int, k: int) -> None:
+        super().__init__()
+        c = channels
+        self.down = nn.Sequential(
+            nn.Conv2d(c, c, k, stride=2, padding=k // 2), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+            nn.Conv2d(c, c, k, stride=2, padding=k // 2), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.vector = nn.Sequential(nn.Linear(c, c), nn.ReLU(inplace=True))
+        self.fuse = _block(2 * c, c, 1, None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        g = self.vector(self.down(x).mean(dim=(2, 3)))                  # (B, C): one vector per photo
+        g = like_layout(g[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3]), x)
+        return self.fuse(torch.cat([x, g], dim=1))
+
+
 class ClassicCNN(ColorNet):
     """CSC321 colourisation CNN (``skips=False``) or U-Net (``skips=True``)."""
 
@@ -47,7 +70,7 @@ class ClassicCNN(ColorNet):
 
     def __init__(self, *, out_channels: int, width: int = 32, kernel_size: int = 3,
                  skips: bool = False, classic_head: bool = False, head_kernel: int = 0,
-                 output_stride: int = 1, in_channels: int = 1) -> None:
+                 output_stride: int = 1, in_channels: int = 1, global_context: bool = False) -> None:
         super().__init__()
         self.in_channels = check_in_channels(in_channels)
         if output_stride not in (1, 2):
@@ -63,6 +86,7 @@ class ClassicCNN(ColorNet):
         self.down1 = _block(in_channels, w, k, nn.MaxPool2d(2))
         self.down2 = _block(w, 2 * w, k, nn.MaxPool2d(2))
         self.middle = _block(2 * w, 2 * w, k, None)
+        self.context = GlobalContext(2 * w, k) if global_context else None
         self.up1 = _block(2 * w * extra, w, k, NearestUp2())
         self.up2 = _block(w * extra, head, k, NearestUp2() if output_stride == 1 else None)
         hk = head_kernel or k
@@ -72,6 +96,8 @@ class ClassicCNN(ColorNet):
         d1 = self.down1(x)
         d2 = self.down2(d1)
         mid = self.middle(d2)
+        if self.context is not None:
+            mid = self.context(mid)
         if not self.skips:
             return self.final(self.up2(self.up1(mid)))
         u1 = self.up1(torch.cat([mid, d2], dim=1))
@@ -82,15 +108,15 @@ class ClassicCNN(ColorNet):
 
 def build_cnn(*, out_channels: int, width: int = 32, kernel_size: int = 3,
               classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1,
-              in_channels: int = 1) -> ClassicCNN:
+              in_channels: int = 1, global_context: bool = False) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
                       skips=False, classic_head=classic_head, head_kernel=head_kernel,
-                      output_stride=output_stride, in_channels=in_channels)
+                      output_stride=output_stride, in_channels=in_channels, global_context=global_context)
 
 
 def build_unet(*, out_channels: int, width: int = 32, kernel_size: int = 3,
                classic_head: bool = False, head_kernel: int = 0, output_stride: int = 1,
-               in_channels: int = 1) -> ClassicCNN:
+               in_channels: int = 1, global_context: bool = False) -> ClassicCNN:
     return ClassicCNN(out_channels=out_channels, width=width, kernel_size=kernel_size,
                       skips=True, classic_head=classic_head, head_kernel=head_kernel,
-                      output_stride=output_stride, in_channels=in_channels)
+                      output_stride=output_stride, in_channels=in_channels, global_context=global_context)

@@ -68,6 +68,7 @@ class ModelConfig:
     depth: int = 0               # deep_unet only: number of stride-2 levels (0 = its default, 8)
     head_kernel: int = 0         # cnn/unet: kernel of the final conv (0 = kernel_size; 1 = cheap 1x1 head)
     output_stride: int = 1       # cnn/unet: 1 predicts at full resolution, 2 at 1/2 (ab upsampled)
+    global_context: bool = False  # cnn/unet: a pooled whole-photo feature fused at the middle (Deep Koalarization)
     init_from: str = ""          # weights to start from: run folder, .safetensors or builtin:NAME
     hints: bool = False          # user-guided: input [L, a/110, b/110, mask], simulated hints in training
     hint_zero_fraction: float = 0.5  # hints only: share of training crops given no hint at all

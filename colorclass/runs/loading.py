@@ -130,6 +130,8 @@ def model_from_config(cfg: ExperimentConfig, n_bins: int) -> torch.nn.Module:
         extra["head_kernel"] = m.head_kernel
     if m.output_stride != 1:
         extra["output_stride"] = m.output_stride
+    if m.global_context:
+        extra["global_context"] = True
     if m.hints:   # L + the hint planes [a/110, b/110, mask] (colorclass.hints.points.HINT_CHANNELS)
         extra["in_channels"] = 4
     return build_model(m.name, out_channels=2 if cfg.loss.name == "mse" else n_bins, width=m.width,
