@@ -19,7 +19,10 @@ page's script. For a 1155 x 866 photo (skimage's chelsea upscaled, a JPEG) it ti
 * suggest: /api/suggest at a pixel (cached network output);
 * download: /api/download (the full-resolution JPEG, quality 95, via photos.write.save_image).
 
-Usage: python benchmarks/serve.py [--repeats 9] [--json out.json] [--twin-size 256]
+``--hint-model builtin:hints`` (or a run folder) times a real hint-aware model in the twin's place,
+at its own inference size (or ``--twin-size``).
+
+Usage: python benchmarks/serve.py [--repeats 9] [--json out.json] [--twin-size 256] [--hint-model builtin:hints]
 """
 from __future__ import annotations
 
@@ -90,6 +93,8 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     parser.add_argument("--twin-size", type=int, default=None,
                         help="network size of the hint-aware twin (default: the built-in model's, 64)")
+    parser.add_argument("--hint-model", default=None,
+                        help="a hint-aware model (builtin:NAME or a run folder) instead of the random-weight twin")
     a = parser.parse_args()
 
     from colorclass.hints.points import Hint
@@ -100,7 +105,11 @@ def main() -> int:
     predictor = Predictor.load("builtin:general", device="cpu")
     model = build_model("unet", out_channels=predictor.bins.n_bins, width=48, kernel_size=3, head_kernel=1,
                         output_stride=2, in_channels=4, seed=0).eval()
-    twin = Predictor.for_model(model, predictor.bins, size=a.twin_size or predictor.settings.size, temperature=0.3)
+    if a.hint_model:
+        twin = Predictor.load(a.hint_model, device="cpu", size=a.twin_size)
+    else:
+        twin = Predictor.for_model(model, predictor.bins, size=a.twin_size or predictor.settings.size,
+                                   temperature=0.3)
     rows = {}
     worker = ThreadPoolExecutor(max_workers=1)
     rows["baseline in the main thread, built-in"] = time_pair(lambda: predictor.colorize(rgb), lambda: None,
@@ -140,7 +149,7 @@ def main() -> int:
         rows[f"baseline: Predictor.colorize, {label}"] = full
         server.shutdown()
         server.server_close()
-    result = {"machine": machine(), "twin_size": twin.settings.size,
+    result = {"machine": machine(), "twin_size": twin.settings.size, "hint_model": a.hint_model or "random twin",
               "photo": f"{rgb.shape[1]} x {rgb.shape[0]} JPEG ({len(jpeg) / 1e3:.0f} kB)",
               "seconds": {k: dict(zip(("median", "min", "max"), spread(v))) for k, v in rows.items()}}
     print(f"{result['photo']}; {result['machine']['cpu']}, {result['machine']['torch_threads']} torch threads, "

@@ -183,3 +183,36 @@ def test_evaluate_hints_writes_the_hint_curve(hint_run, tmp_path):
     assert 0 <= by_name["run"]["points"][2]["hint_within_3"] <= 1
     assert "hint_ab_error" not in by_name["baseline"]["points"][2]
     assert "At the hinted pixels" in out.with_suffix(".md").read_text()
+
+
+def test_an_exported_hint_aware_run_takes_hints_in_the_onnx_engine(hint_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from colorclass.inference.engines import load_predictor
+    from colorclass.inference.onnx_engine import OnnxPredictor
+    from colorclass.support.errors import UsageError
+
+    onnx_file = tmp_path / "hints.onnx"
+    assert main(["export", str(hint_run), "-o", str(onnx_file)]) == 0
+    fast = load_predictor(onnx_file, engine="auto")
+    assert isinstance(fast, OnnxPredictor) and fast.hint_aware
+    photo = lab_photo(np.full((16, 16), 55.0), COLOURS[0], seed=99)
+    reference = Predictor.load(hint_run, device="cpu")
+    from colorclass.hints.points import Hint
+
+    for ab in COLOURS:   # the hinted region takes the hint's colour, as with the torch engine
+        hints = [Hint(x=8, y=8, ab=ab, size=3)]
+        got, _ = fast.colorize(photo, hints=hints)
+        want, _ = reference.colorize(photo, hints=hints)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+        centre = rgb_u8_to_lab_np(got)[5:12, 5:12, 1:].reshape(-1, 2).mean(0)
+        assert np.linalg.norm(centre - np.array(ab)) < 20, (ab, centre)
+    hints = write_hints(tmp_path / "h.json", [{"x": 8, "y": 8, "colour": list(COLOURS[1]), "size": 3}])
+    source = save(photo, tmp_path / "photo.png")
+    assert main(["colorize", "--run", str(onnx_file), "--hints", str(hints), str(source), "-o", str(tmp_path / "o"),
+                 "--engine", "onnx"]) == 0
+    centre = chroma(tmp_path / "o" / "photo.png")[:, 5:12, 5:12].reshape(2, -1).mean(1)
+    assert np.linalg.norm(centre - np.array(COLOURS[1])) < 20
+    general = OnnxPredictor.load(builtin_run_dir("general") / "model.onnx")
+    with pytest.raises(UsageError, match="not hint-aware"):
+        general.colorize(photo, hints=[Hint(x=1, y=1, ab=(10.0, 10.0))])

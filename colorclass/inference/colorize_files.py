@@ -256,7 +256,7 @@ def colorize_paths(inputs: list[str | Path], out_dir: str | Path, *, source: str
     planned = plan_outputs(files, roots, out_dir, fmt=fmt, overwrite=overwrite, skip_existing=skip_existing)
     if predictor is None:
         predictor = load_predictor(source, engine=engine, method=method, temperature=temperature, size=size,
-                                   device=device, needs_torch=hints is not None)
+                                   device=device)
     log.info("%s", predictor.describe())
     written, clipped = [], 0
     for f, dst in tqdm(list(zip(files, planned)), desc="colorize", unit="img", disable=len(files) < 2):

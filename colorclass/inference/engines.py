@@ -4,9 +4,10 @@
         -> *load_predictor* -> Predictor (torch) or OnnxPredictor (numpy + onnxruntime, no torch)
 
 ``auto`` picks the ONNX engine for a ``.onnx`` file, and for a built-in model that ships its
-``model.onnx`` when onnxruntime is installed and nothing needs torch (no hints, no CUDA);
-otherwise torch. Both engines resolve their settings through ``inference.settings`` and give the
-same colour photos within one level per channel (tests/test_onnx_export.py). Torch-free.
+``model.onnx`` when onnxruntime is installed and nothing needs torch (no CUDA, no predicted
+distribution); otherwise torch. Both take hints when the network is hint-aware. Both engines
+resolve their settings through ``inference.settings`` and give the same colour photos within one
+level per channel (tests/test_onnx_export.py). Torch-free.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def load_predictor(source: str | Path | None = None, *, engine: str = "auto", me
                    needs_torch: bool = False) -> Any:
     """A Predictor (torch) or an OnnxPredictor for ``source`` (run folder, ``builtin:NAME``, a
     built-in name, a ``.onnx`` file or None for the default built-in model). ``needs_torch``:
-    the caller needs what only the torch engine has (hints, the distribution)."""
+    the caller needs what only the torch engine has (the distribution, e.g. suggestions)."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     onnx_file = onnx_file_of(source)
@@ -60,7 +61,7 @@ def load_predictor(source: str | Path | None = None, *, engine: str = "auto", me
             raise UsageError(f"--engine onnx needs an .onnx file: make one with `colorclass export "
                              f"{source or 'builtin:general'} -o model.onnx` and pass --run model.onnx")
         if needs_torch:
-            raise UsageError("the ONNX engine takes no hints; use --engine torch with a hint-aware run")
+            raise UsageError("the ONNX engine gives no colour distributions; use --engine torch")
         if device not in ("auto", "cpu"):
             raise UsageError(f"--device {device}: the ONNX engine runs on the CPU; drop --device or use "
                              "--engine torch")

@@ -4,8 +4,11 @@
     output stride; see ``colorclass.export.onnx_export``)
         -> *OnnxPredictor.load* (settings: flags over the file's values over the defaults,
            ``inference.settings.resolve_settings``; the file's layer is named "card")
-        -> *colorize*: photo (H, W, 3) uint8 -> ``inference.numpy_steps`` -> onnxruntime
+        -> *colorize*: photo (H, W, 3) uint8 [+ hint points] -> ``inference.numpy_steps`` -> onnxruntime
            -> (colour photo (H, W, 3) uint8, number of clipped pixels)
+
+A hint-aware network (4 input planes) gets the hint planes of ``hints.points.hints_to_planes`` at
+its input grid, as the torch Predictor does (zeros without hints).
 
 Same public shape and, within float rounding, the same colours as ``Predictor.colorize``. This
 module and everything it imports use NumPy and onnxruntime only, never torch (the tests check
@@ -24,7 +27,7 @@ import numpy as np
 
 from colorclass.inference import numpy_steps as steps
 from colorclass.inference.settings import DecodeSettings, resolve_settings
-from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError
+from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError, UsageError
 from colorclass.support.limits import network_grid
 
 __all__ = ["OnnxPredictor", "META_PREFIX", "META_KEYS", "FORMAT_VERSION", "read_metadata", "network_grid"]
@@ -36,6 +39,7 @@ FORMAT_VERSION = 1
 # every key an exported file carries (values are JSON); the export writes them, load reads them
 META_KEYS = ("format", "version", "source", "bins_centers_ab", "decode_space", "method", "temperature",
              "size", "input_multiple", "output_stride", "input_channels")
+HINT_AWARE_CHANNELS = 4   # [L, a/110, b/110, mask] (hints.points.hint_planes)
 _WARN_FRACTION = 0.01   # as decoders.recombine_full_resolution: say so when > 1% of pixels were clipped
 
 
@@ -64,9 +68,10 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> dict[str, Any]:
     if meta["decode_space"] != "ab":
         raise InputFileError(f"{path}: decode space {meta['decode_space']!r}; the ONNX engine decodes 'ab' "
                              "bins only (use --engine torch with the run folder)")
-    if meta["input_channels"] != 1:
-        raise InputFileError(f"{path}: the network takes {meta['input_channels']} input planes (a hint-aware "
-                             "model); the ONNX engine feeds lightness only (use --engine torch)")
+    if meta["input_channels"] not in (1, HINT_AWARE_CHANNELS):
+        raise InputFileError(f"{path}: the network takes {meta['input_channels']!r} input planes; the ONNX "
+                             f"engine feeds 1 (lightness) or {HINT_AWARE_CHANNELS} (lightness + hints); "
+                             "use --engine torch with the run folder")
     centers = np.asarray(meta["bins_centers_ab"], dtype=np.float32)
     if centers.ndim != 2 or centers.shape[1] != 2 or not np.isfinite(centers).all():
         raise InputFileError(f"{path}: colorclass.bins_centers_ab must be a (Q, 2) list of finite numbers, "
@@ -111,6 +116,7 @@ class OnnxPredictor:
 
     def __init__(self, session: Any, meta: dict[str, Any], settings: DecodeSettings, name: str = "") -> None:
         self.session, self.meta, self.settings, self.name = session, meta, settings, name
+        self.hint_aware = meta["input_channels"] == HINT_AWARE_CHANNELS
         self.centers_ab = meta["bins_centers_ab"]
         self.input_multiple, self.stride = meta["input_multiple"], meta["output_stride"]
         self.input_name = session.get_inputs()[0].name
@@ -139,33 +145,45 @@ class OnnxPredictor:
         return f"{self.name or 'model'} (onnx): {self.settings.describe()}"
 
     def logits(self, l_input: np.ndarray) -> np.ndarray:
-        """Network input (B, 1, H, W) float32 in [-1, 1] (any H, W) -> logits (B, Q, ceil(H / s),
-        ceil(W / s)) float32: padded to the input multiple, run, cropped back."""
+        """Network input (B, C, H, W) float32 (L in [-1, 1], then any hint planes; any H, W) -> logits
+        (B, Q, ceil(H / s), ceil(W / s)) float32: padded to the input multiple, run, cropped back."""
         height, width = l_input.shape[-2:]
         padded = np.ascontiguousarray(steps.pad_to_multiple(l_input.astype(np.float32, copy=False),
                                                             self.input_multiple))
         out = self.session.run(None, {self.input_name: padded})[0]
         return out[..., :-(-height // self.stride), :-(-width // self.stride)]
 
-    def predict(self, rgb_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Photo (H, W, 3) uint8 -> (full-resolution Lab L (H, W) float32 in [0, 100], logits
+    def predict(self, rgb_u8: np.ndarray, *, hints=None) -> tuple[np.ndarray, np.ndarray]:
+        """Photo (H, W, 3) uint8 [+ hint points ``hints.points.Hint`` in the photo's pixels, for a
+        hint-aware network] -> (full-resolution Lab L (H, W) float32 in [0, 100], logits
         (1, Q, ceil(h / s), ceil(w / s)) float32 at the network grid of ``settings.size``)."""
+        if hints and not self.hint_aware:
+            raise UsageError(f"{self.name or 'this model'} is not hint-aware (it was trained without "
+                             "model.hints); drop --hints, use --method levin, or a run trained with "
+                             "model.hints = true")
         lightness = steps.lightness_u8(rgb_u8)
-        h, w = network_grid(lightness.shape[0], lightness.shape[1], self.settings.size)
+        height, width = lightness.shape
+        h, w = network_grid(height, width, self.settings.size)
         small = steps.resize_antialiased(lightness, h, w)
-        return lightness, self.logits((small / np.float32(50) - np.float32(1))[None, None])  # lab_to_l_input
+        net_input = (small / np.float32(50) - np.float32(1))[None, None]   # lab_to_l_input
+        if self.hint_aware:
+            from colorclass.hints.points import hints_to_planes
+
+            planes = hints_to_planes(list(hints or ()), h, w, scale=(h / height, w / width))
+            net_input = np.concatenate([net_input, planes[None]], axis=1)
+        return lightness, self.logits(net_input)
 
     def ab(self, logits: np.ndarray) -> np.ndarray:
         """Decoded chroma (B, 2, h, w) float32, ab in about [-110, 110], with ``settings``."""
         return steps.decode_ab(logits, self.centers_ab, self.settings.method, self.settings.temperature)
 
-    def colorize(self, rgb_u8: np.ndarray) -> tuple[np.ndarray, int]:
-        """One photo (H, W, 3) uint8 (a gray photo replicated to 3 channels is fine) -> (colour
-        photo (H, W, 3) uint8 at the photo's own size, number of clipped pixels)."""
+    def colorize(self, rgb_u8: np.ndarray, *, hints=None) -> tuple[np.ndarray, int]:
+        """One photo (H, W, 3) uint8 (a gray photo replicated to 3 channels is fine), optional hint
+        points -> (colour photo (H, W, 3) uint8 at the photo's own size, number of clipped pixels)."""
         rgb_u8 = np.asarray(rgb_u8)
         if rgb_u8.ndim != 3 or rgb_u8.shape[2] != 3 or rgb_u8.dtype != np.uint8 or 0 in rgb_u8.shape:
             raise ValueError(f"expected an (H, W, 3) uint8 photo, got {rgb_u8.dtype} {rgb_u8.shape}")
-        lightness, logits = self.predict(rgb_u8)
+        lightness, logits = self.predict(rgb_u8, hints=hints)
         rgb, n_clipped = steps.recombine_u8(lightness, self.ab(logits)[0])
         n_pixels = lightness.size
         if n_clipped > _WARN_FRACTION * n_pixels:
