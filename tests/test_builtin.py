@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from colorclass.builtin import BUILTIN_MODELS, builtin_run_dir, list_models
+from colorclass.builtin import BUILTIN_MODELS, DEFAULT_MODEL, builtin_run_dir, list_models
 from colorclass.inference.predictor import Predictor
 
 
@@ -61,7 +61,7 @@ def test_colorize_without_a_run_uses_the_builtin_model_and_never_touches_inputs(
     argv = [sys.executable, "-m", "colorclass", "colorize", "photo.png"]
     proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "builtin:general" in proc.stdout
+    assert f"builtin:{DEFAULT_MODEL}" in proc.stdout
     out = np.asarray(Image.open(tmp_path / "colorized" / "photo.png"))
     assert out.shape == _photo().shape
     assert (tmp_path / "photo.png").read_bytes() == before

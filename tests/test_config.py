@@ -37,7 +37,7 @@ EXPERIMENTS = sorted((Path(__file__).parents[1] / "experiments").glob("*.toml"))
 
 
 def test_all_shipped_experiments_are_found():
-    assert len(EXPERIMENTS) == 17
+    assert len(EXPERIMENTS) == 18
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

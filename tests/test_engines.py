@@ -22,13 +22,14 @@ def _photo(h: int = 60, w: int = 90) -> np.ndarray:
                    0, 255).astype(np.uint8)
 
 
-def test_the_shipped_onnx_file_is_an_export_of_the_shipped_weights(tmp_path):
+@pytest.mark.parametrize("name", ["general", "hints"])
+def test_the_shipped_onnx_file_is_an_export_of_the_shipped_weights(tmp_path, name):
     from colorclass.builtin import builtin_run_dir
     from colorclass.export.onnx_export import export_onnx
 
-    fresh = export_onnx("builtin:general", tmp_path / "fresh.onnx")
-    assert fresh.read_bytes() == (builtin_run_dir("general") / "model.onnx").read_bytes(), (
-        "re-export the built-in model: colorclass export builtin:general -o colorclass/builtin/general/model.onnx "
+    fresh = export_onnx(f"builtin:{name}", tmp_path / "fresh.onnx")
+    assert fresh.read_bytes() == (builtin_run_dir(name) / "model.onnx").read_bytes(), (
+        f"re-export the built-in model: colorclass export builtin:{name} -o colorclass/builtin/{name}/model.onnx "
         "--overwrite")
 
 

@@ -22,7 +22,7 @@ from quantize.kmeans import _count_distinct
 def test_builtin_source_resolves_and_fine_tuning_copies_every_weight():
     assert init_source("builtin:general") == builtin_run_dir("general")
     assert init_source("runs/x") == "runs/x"
-    run = load_run(builtin_run_dir(), device="cpu")
+    run = load_run(builtin_run_dir("general"), device="cpu")
     model = build_model("unet", out_channels=run.bins.n_bins, width=48, head_kernel=1, output_stride=2)
     assert type(model) is type(run.model)   # same architecture, fresh random weights
     weights = load_weights(init_source("builtin:general"))
@@ -32,7 +32,7 @@ def test_builtin_source_resolves_and_fine_tuning_copies_every_weight():
 
 
 def test_weights_of_another_width_are_refused_in_one_line():
-    weights = load_weights(builtin_run_dir())
+    weights = load_weights(builtin_run_dir("general"))
     model = build_model("unet", out_channels=313, width=32, head_kernel=1, output_stride=2)
     with pytest.raises(ValueError, match="do not fit this model"):
         init_from_weights(model, weights)
@@ -81,7 +81,7 @@ def test_average_weights_script_writes_a_loadable_run_and_never_overwrites(tmp_p
     out = tmp_path / "soup"
     assert script.main(["builtin:general", "builtin:general", "--weight", "0.3", "--out", str(out)]) == 0
     run = load_run(out, device="cpu")   # the built-in's records, weights averaged with themselves
-    for k, v in load_weights(builtin_run_dir()).items():
+    for k, v in load_weights(builtin_run_dir("general")).items():
         torch.testing.assert_close(run.model.state_dict()[k], v)
     before = (out / "model.safetensors").read_bytes()
     assert script.main(["builtin:general", "builtin:general", "--out", str(out)]) == 2

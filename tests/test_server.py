@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorclass.builtin import DEFAULT_MODEL
 from colorclass.cli import main
 from colorclass.hints.points import parse_hints
 from colorclass.inference.colorize_files import colorize_paths
@@ -129,14 +130,15 @@ def test_upload_recolour_suggest_and_download_equal_colorize(server, builtin, tm
     for method, temperature in (("annealed", 0.45), ("mode", None)):
         status, data = tab.post("/api/download", {**request, "method": method, "temperature": temperature})
         # the built-in model is not hint-aware: the page colours without the hints, as colorize (torch) does
-        written = colorize_paths([photo_file], tmp_path / f"out_{method}", method=method, temperature=temperature,
-                                 device="cpu", engine="torch")
+        written = colorize_paths([photo_file], tmp_path / f"out_{method}", source="builtin:general", method=method,
+                                 temperature=temperature, device="cpu", engine="torch")
         assert status == 200 and data == written[0].read_bytes() and written[0].suffix == ".jpg"
     # without hints: the very command `colorize PHOTO --hints HINTS.json --decode M --temperature T`
     no_hints = {**request, "hints": []}
     (tmp_path / "street_hints.json").write_bytes(tab.post("/api/hints", no_hints)[1])
     assert main(["colorize", str(photo_file), "--hints", str(tmp_path / "street_hints.json"), "--decode",
-                 "annealed", "--temperature", "0.45", "-o", str(tmp_path / "cli"), "--device", "cpu"]) == 0
+                 "annealed", "--temperature", "0.45", "-o", str(tmp_path / "cli"), "--device", "cpu",
+                 "--model", "general"]) == 0
     assert tab.post("/api/download", no_hints)[1] == (tmp_path / "cli" / "street.jpg").read_bytes()
 
 
@@ -277,7 +279,7 @@ def test_serve_prints_its_address_and_warns_off_localhost(tmp_path):
             if line.startswith("open http://"):
                 break
         text = "".join(lines)
-        assert "warning: listening on 0.0.0.0" in text and "builtin:general" in text, text
+        assert "warning: listening on 0.0.0.0" in text and f"builtin:{DEFAULT_MODEL}" in text, text
         url = lines[-1].split()[1]
         assert _open(urllib.request.Request(url + "api/info"))[0] == 200
     finally:

@@ -203,7 +203,8 @@ def test_the_page_colours_suggests_takes_hints_and_downloads_what_colorize_write
         assert len(hints) == 2 and json.loads(hints_json)[1]["colour"] != json.loads(hints_json)[0]["colour"]
         image = _download(browser, "download-image", "/api/download")
         # the built-in model takes no hints: `colorize --engine torch` of the same photo and temperature
-        written = colorize_paths([photo], tmp_path / "out", temperature=temperature, device="cpu", engine="torch")
+        written = colorize_paths([photo], tmp_path / "out", source="builtin:general", temperature=temperature,
+                                 device="cpu", engine="torch")
         assert image == written[0].read_bytes(), browser.find_element("id", "command-line").text
         browser.find_element("id", "undo").click()
         _wait(browser, lambda d: len(d.find_elements("css selector", "#hint-list li")) == 1 and _idle(d))

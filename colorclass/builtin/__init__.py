@@ -21,10 +21,12 @@ __all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "builtin_run_dir", "list_models", 
 
 # name -> one-line description (the card says more)
 BUILTIN_MODELS: dict[str, str] = {
-    "general": "U-Net over the 313 Lab ab bins, rebalanced, trained on CIFAR-10 + Tiny ImageNet photos",
-    "hints": "hint-aware U-Net over the 313 Lab ab bins (colorize --hints), trained on 7.4k real photos",
+    "hints": "the default: hint-aware U-Net with a whole-photo context branch over the 313 Lab ab bins, "
+             "trained on 7.4k real photos; takes colorize --hints",
+    "general": "U-Net over the 313 Lab ab bins, rebalanced, trained on CIFAR-10 + Tiny ImageNet thumbnails "
+               "(32-64 px); no hints",
 }
-DEFAULT_MODEL = "general"
+DEFAULT_MODEL = "hints"
 
 
 def builtin_run_dir(name: str = DEFAULT_MODEL) -> Path:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from colorclass.builtin import DEFAULT_MODEL
 from colorclass.support.errors import UsageError
 
 __all__ = ["EXIT_USAGE", "UsageError", "Parser", "configure_logging", "add_verbosity_options", "add_device_option",
@@ -155,7 +156,7 @@ def add_model_options(p: argparse.ArgumentParser, *, run_help: str) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", default=None, metavar="RUN_DIR", help=run_help)
     which.add_argument("--model", default=None, metavar="NAME",
-                       help="a built-in model by name (default general; `colorclass models` lists them)")
+                       help=f"a built-in model by name (default {DEFAULT_MODEL}; `colorclass models` lists them)")
 
 
 def model_source(a: argparse.Namespace) -> str | None:

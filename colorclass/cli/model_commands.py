@@ -30,12 +30,16 @@ def format_card(card: dict) -> str:
                        ("inference_size", "inference size (shorter side, px)")):
         if key in card:
             lines.append(f"  {label}: {card[key]}")
-    metrics = card.get("metrics_heldout_1000", {})
-    if metrics:
-        lines.append("  held-out metrics (percent):")
+    for key, metrics in card.items():   # metrics_<where>: {method: {auc, rebal_auc, colorfulness}, ...}
+        if not (key.startswith("metrics_") and isinstance(metrics, dict)):
+            continue
+        lines.append(f"  held-out metrics, {key.removeprefix('metrics_').replace('_', ' ')} (percent):")
         lines += [_metrics_line(k, v) for k, v in metrics.items() if isinstance(v, dict)]
         if "truth_colorfulness" in metrics:
             lines.append(f"    {'truth':<28} colourfulness {metrics['truth_colorfulness']:.1f}")
+    if isinstance(card.get("hint_curve_photos_val"), str):
+        lines.append("  hint curve on photos/val (AuC / rebalanced AuC / PSNR):")
+        lines += ["    " + row for row in card["hint_curve_photos_val"].splitlines() if row.startswith("|")]
     if "limits" in card:
         lines.append(f"  limits: {card['limits']}")
     return "\n".join(lines)
