@@ -33,8 +33,9 @@ def test_builtin_loads_and_colourises_keeping_lightness():
     assert np.abs(rgb2lab(out_gray)[..., 1:]).mean() > 1.0   # it adds colour to a gray photo
 
 
-def test_builtin_is_small_and_its_card_matches_its_config():
-    path = builtin_run_dir("general")
+@pytest.mark.parametrize("name", ["general", "hints"])
+def test_builtin_is_small_and_its_card_matches_its_config(name):
+    path = builtin_run_dir(name)
     assert (path / "model.safetensors").stat().st_size <= 10 * 1024 * 1024
     card = json.loads((path / "card.json").read_text(encoding="utf-8"))
     settings = Predictor.load(path, device="cpu").settings
