@@ -103,11 +103,11 @@ def main() -> int:
 
     rgb, jpeg = photo_jpeg()
     predictor = Predictor.load("builtin:general", device="cpu")
-    model = build_model("unet", out_channels=predictor.bins.n_bins, width=48, kernel_size=3, head_kernel=1,
-                        output_stride=2, in_channels=4, seed=0).eval()
     if a.hint_model:
         twin = Predictor.load(a.hint_model, device="cpu", size=a.twin_size)
     else:
+        model = build_model("unet", out_channels=predictor.bins.n_bins, width=48, kernel_size=3, head_kernel=1,
+                            output_stride=2, in_channels=4, seed=0).eval()
         twin = Predictor.for_model(model, predictor.bins, size=a.twin_size or predictor.settings.size,
                                    temperature=0.3)
     rows = {}

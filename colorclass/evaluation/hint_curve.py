@@ -57,12 +57,13 @@ class _Curve:
         self.acc = {n: MetricAccumulator() for n in self.counts}
         self.at_hints = {n: np.zeros(3) for n in self.counts}   # sum of ab errors, pixels, pixels within 3
 
-    def add(self, truth: np.ndarray, hints_of) -> None:
+    def add(self, truth: np.ndarray, hints: dict, maps: dict) -> None:
+        """One photo: ``hints[n]`` its simulated points, ``maps[n]`` their (ab_map, mask) at its size."""
         for n in self.counts:
-            picture, clipped = self.colour(truth, hints_of(n))
+            picture, clipped = self.colour(truth, hints[n])
             self.acc[n].add(picture, truth, clipped)
             if n and self.kind != "baseline":
-                self.at_hints[n] += _error_at_hints(picture, hints_of(n))
+                self.at_hints[n] += _error_at_hints(picture, *maps[n])
 
     def result(self, counts: Sequence[int], why_not: str) -> dict:
         """Per count its metrics; a baseline (measured once, hints ignored) repeats them at every count."""
@@ -78,13 +79,12 @@ class _Curve:
 HINT_TOLERANCE = 3.0   # ab units: issue 19's goal for the colour at a hinted pixel
 
 
-def _error_at_hints(picture: np.ndarray, hints) -> np.ndarray:
+def _error_at_hints(picture: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """[sum of |ab(picture) - hint ab|, hinted pixels, pixels within HINT_TOLERANCE] over the pixels
-    the hint squares cover, measured on the colour photo the user gets (uint8 sRGB, gamut-clipped)."""
+    the hint squares cover (``hints.points.hint_maps`` at the photo's size), measured on the colour
+    photo the user gets (uint8 sRGB, gamut-clipped)."""
     from colorclass.color import rgb_u8_to_lab_np
-    from colorclass.hints.points import hint_maps
 
-    hint_ab, mask = hint_maps(hints, *picture.shape[:2])
     inside = mask[0] > 0
     if not inside.any():
         return np.zeros(3)
@@ -94,7 +94,7 @@ def _error_at_hints(picture: np.ndarray, hints) -> np.ndarray:
 
 def _hint_fidelity(sums: np.ndarray) -> dict:
     """``hint_ab_error``: mean ab distance of the output from the hint at hinted pixels;
-    ``hint_within_3``: the share of hinted pixels within 3 ab units (None without hinted pixels)."""
+    ``hint_within_3``: the share of hinted pixels within 3 ab units (neither without hinted pixels)."""
     total, pixels, within = sums
     if not pixels:
         return {}
@@ -229,12 +229,13 @@ def evaluate_hint_curve(run_dir: str | Path, data: str | Path, counts: Sequence[
         ab = rgb_u8_to_lab_np(truth)[..., 1:].transpose(2, 0, 1).astype(np.float32)
         hints = {n: simulate_points(ab, n, photo_seed(f)) for n in counts}
         total += truth.shape[0] * truth.shape[1]
+        maps = {n: hint_maps(hints[n], *truth.shape[:2]) for n in counts}   # painted once, shared by every method
         for n in counts:
-            hinted[n] += int(hint_maps(hints[n], *truth.shape[:2])[1].sum())
+            hinted[n] += int(maps[n][1].sum())
         with warnings.catch_warnings():   # clipping is counted in clipped_fraction instead
             warnings.simplefilter("ignore", GamutWarning)
             for c in curves:
-                c.add(truth, hints.__getitem__)
+                c.add(truth, hints, maps)
     curve = {"counts": counts, "n_images": len(files), "n_skipped": skipped.total, "data": str(data),
              "run": str(run_dir), "seed_rule": SEED_RULE,
              "hinted_pixels": {str(n): hinted[n] for n in counts},

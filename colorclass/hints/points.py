@@ -36,11 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from colorclass.hints.srgb import hex_to_rgb_u8, rgb01_to_lab
-from colorclass.support.errors import InputFileError
+from colorclass.support.errors import InputFileError, UsageError
 
 __all__ = [
     "Hint", "MAX_HINTS", "MAX_HINTS_FILE_BYTES", "MAX_SIZE", "AB_RANGE", "AB_SCALE", "HINT_CHANNELS",
     "parse_hints", "read_hints_file", "hints_to_json", "hint_maps", "hint_square", "hint_planes", "hints_to_planes",
+    "check_hints_taken",
 ]
 
 MAX_HINTS = 10_000
@@ -244,3 +245,10 @@ def _torch_cat(ab, mask):
 def hints_to_planes(hints, height: int, width: int, *, scale=1.0) -> np.ndarray:
     """``hint_planes(*hint_maps(hints, height, width, scale=scale))``: (3, H, W) float32."""
     return hint_planes(*hint_maps(hints, height, width, scale=scale))
+
+
+def check_hints_taken(hints, *, hint_aware: bool, name: str) -> None:
+    """One UsageError when ``hints`` are given to a network that is not hint-aware (both engines)."""
+    if hints and not hint_aware:
+        raise UsageError(f"{name or 'this model'} is not hint-aware (it was trained without model.hints); "
+                         "drop --hints, use --method levin, or a run trained with model.hints = true")

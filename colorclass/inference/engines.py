@@ -4,10 +4,9 @@
         -> *load_predictor* -> Predictor (torch) or OnnxPredictor (numpy + onnxruntime, no torch)
 
 ``auto`` picks the ONNX engine for a ``.onnx`` file, and for a built-in model that ships its
-``model.onnx`` when onnxruntime is installed and nothing needs torch (no CUDA, no predicted
-distribution); otherwise torch. Both take hints when the network is hint-aware. Both engines
-resolve their settings through ``inference.settings`` and give the same colour photos within one
-level per channel (tests/test_onnx_export.py). Torch-free.
+``model.onnx`` when onnxruntime is installed and the device is the CPU; otherwise torch. Both take
+hints when the network is hint-aware, resolve their settings through ``inference.settings`` and give
+the same colour photos within one level per channel (tests/test_onnx_export.py). Torch-free.
 """
 from __future__ import annotations
 
@@ -41,17 +40,16 @@ def onnx_file_of(source: str | Path | None) -> Path | None:
 
 
 def load_predictor(source: str | Path | None = None, *, engine: str = "auto", method: str | None = None,
-                   temperature: float | None = None, size: int | None = None, device: str = "auto",
-                   needs_torch: bool = False) -> Any:
+                   temperature: float | None = None, size: int | None = None, device: str = "auto") -> Any:
     """A Predictor (torch) or an OnnxPredictor for ``source`` (run folder, ``builtin:NAME``, a
-    built-in name, a ``.onnx`` file or None for the default built-in model). ``needs_torch``:
-    the caller needs what only the torch engine has (the distribution, e.g. suggestions)."""
+    built-in name, a ``.onnx`` file or None for the default built-in model). Callers that need the
+    distribution (suggestions, the page) load ``Predictor`` itself."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     onnx_file = onnx_file_of(source)
     is_file = source is not None and str(source).endswith(".onnx")
     want_onnx = engine == "onnx" or is_file or (
-        engine == "auto" and onnx_file is not None and not needs_torch and device in ("auto", "cpu")
+        engine == "auto" and onnx_file is not None and device in ("auto", "cpu")
         and importlib.util.find_spec("onnxruntime") is not None)
     if want_onnx:
         if engine == "torch":
@@ -60,8 +58,6 @@ def load_predictor(source: str | Path | None = None, *, engine: str = "auto", me
         if onnx_file is None:
             raise UsageError(f"--engine onnx needs an .onnx file: make one with `colorclass export "
                              f"{source or 'builtin:general'} -o model.onnx` and pass --run model.onnx")
-        if needs_torch:
-            raise UsageError("the ONNX engine gives no colour distributions; use --engine torch")
         if device not in ("auto", "cpu"):
             raise UsageError(f"--device {device}: the ONNX engine runs on the CPU; drop --device or use "
                              "--engine torch")

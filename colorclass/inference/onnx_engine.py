@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from colorclass.hints.points import HINT_CHANNELS, check_hints_taken, hints_to_planes
 from colorclass.inference import numpy_steps as steps
 from colorclass.inference.settings import DecodeSettings, resolve_settings
-from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError, UsageError
+from colorclass.support.errors import ColorclassError, GamutWarning, InputFileError
 from colorclass.support.limits import network_grid
 
 __all__ = ["OnnxPredictor", "META_PREFIX", "META_KEYS", "FORMAT_VERSION", "read_metadata", "network_grid"]
@@ -39,7 +40,7 @@ FORMAT_VERSION = 1
 # every key an exported file carries (values are JSON); the export writes them, load reads them
 META_KEYS = ("format", "version", "source", "bins_centers_ab", "decode_space", "method", "temperature",
              "size", "input_multiple", "output_stride", "input_channels")
-HINT_AWARE_CHANNELS = 4   # [L, a/110, b/110, mask] (hints.points.hint_planes)
+HINT_AWARE_CHANNELS = 1 + HINT_CHANNELS   # [L, a/110, b/110, mask] (hints.points.hint_planes)
 _WARN_FRACTION = 0.01   # as decoders.recombine_full_resolution: say so when > 1% of pixels were clipped
 
 
@@ -157,18 +158,13 @@ class OnnxPredictor:
         """Photo (H, W, 3) uint8 [+ hint points ``hints.points.Hint`` in the photo's pixels, for a
         hint-aware network] -> (full-resolution Lab L (H, W) float32 in [0, 100], logits
         (1, Q, ceil(h / s), ceil(w / s)) float32 at the network grid of ``settings.size``)."""
-        if hints and not self.hint_aware:
-            raise UsageError(f"{self.name or 'this model'} is not hint-aware (it was trained without "
-                             "model.hints); drop --hints, use --method levin, or a run trained with "
-                             "model.hints = true")
+        check_hints_taken(hints, hint_aware=self.hint_aware, name=self.name)
         lightness = steps.lightness_u8(rgb_u8)
         height, width = lightness.shape
         h, w = network_grid(height, width, self.settings.size)
         small = steps.resize_antialiased(lightness, h, w)
         net_input = (small / np.float32(50) - np.float32(1))[None, None]   # lab_to_l_input
         if self.hint_aware:
-            from colorclass.hints.points import hints_to_planes
-
             planes = hints_to_planes(list(hints or ()), h, w, scale=(h / height, w / width))
             net_input = np.concatenate([net_input, planes[None]], axis=1)
         return lightness, self.logits(net_input)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from colorclass.hints.points import HINT_CHANNELS
+from colorclass.hints.points import HINT_CHANNELS, check_hints_taken
 from colorclass.inference.settings import DecodeSettings, resolve_settings
 from colorclass.support.errors import UsageError
 
@@ -142,11 +142,8 @@ class Predictor:
     def _planes(self, hints: Sequence[Hint] | None, height: int, width: int, batch: int = 1):
         """Extra input planes for the network grid (h, w) of an (height, width) photo: the hint
         map and mask (zeros without hints) for a hint-aware network, None otherwise."""
+        check_hints_taken(hints, hint_aware=self.hint_aware, name=self.name)
         if not self.hint_aware:
-            if hints:
-                raise UsageError(f"{self.name or 'this model'} is not hint-aware (it was trained without "
-                                 "model.hints); drop --hints, use --method levin, or a run trained with "
-                                 "model.hints = true")
             return None
         import torch
 
